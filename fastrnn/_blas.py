@@ -1,0 +1,42 @@
+"""The BLAS behind the kernels (scipy-openblas32, the OpenBLAS build numpy and scipy ship) and its threads.
+
+The library is loaded by absolute path before the extension imports, so the extension's dependency resolves
+wherever pip put scipy_openblas32 (the extension's rpath covers the normal site-packages layout too).
+"""
+import ctypes
+import importlib.util
+import os
+
+
+def _load_openblas():
+    spec = importlib.util.find_spec("scipy_openblas32")
+    if spec is None or spec.origin is None:
+        raise ImportError("fastrnn needs the scipy-openblas32 package: pip install scipy-openblas32")
+    libdir = os.path.join(os.path.dirname(spec.origin), "lib")
+    for name in sorted(os.listdir(libdir)):
+        if name.startswith("libscipy_openblas") and (name.endswith(".so") or ".so." in name
+                                                      or name.endswith(".dylib")):
+            ctypes.CDLL(os.path.join(libdir, name))
+            return
+
+
+_load_openblas()
+
+from . import _kernels  # noqa: E402  (needs the library loaded above)
+
+
+def set_num_threads(n):
+    """Set the number of BLAS threads used by fastrnn's large products (input projections, big batches)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    _kernels.set_blas_threads(n)
+
+
+def get_num_threads():
+    """The number of BLAS threads fastrnn uses."""
+    return _kernels.blas_info()[1]
+
+
+def blas_config():
+    """The BLAS build string, e.g. 'OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'."""
+    return _kernels.blas_info()[0]

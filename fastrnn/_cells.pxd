@@ -1,0 +1,61 @@
+# Declarations of csrc/fastrnn.h (point-wise cell kernels) and of the CBLAS calls the time loops use.
+# Shapes and contracts are documented in csrc/fastrnn.h.
+
+cdef extern from "fastrnn.h" nogil:
+    void fr_rnn_pointwise_forward_f32(float *gates, float *h, Py_ssize_t B, Py_ssize_t H, int relu)
+    void fr_rnn_pointwise_forward_f64(double *gates, double *h, Py_ssize_t B, Py_ssize_t H, int relu)
+    void fr_rnn_pointwise_backward_f32(const float *gates, float *dh, Py_ssize_t B, Py_ssize_t H, int relu)
+    void fr_rnn_pointwise_backward_f64(const double *gates, double *dh, Py_ssize_t B, Py_ssize_t H, int relu)
+
+    void fr_lstm_pointwise_forward_f32(float *gates, float *c, const float *peep, float *r,
+                                       Py_ssize_t B, Py_ssize_t H)
+    void fr_lstm_pointwise_forward_f64(double *gates, double *c, const double *peep, double *r,
+                                       Py_ssize_t B, Py_ssize_t H)
+    void fr_lstm_pointwise_backward_f32(const float *gates, const float *c_prev, const float *peep,
+                                        const float *dr, float *dc, float *dgates,
+                                        float *dpeep, Py_ssize_t B, Py_ssize_t H)
+    void fr_lstm_pointwise_backward_f64(const double *gates, const double *c_prev, const double *peep,
+                                        const double *dr, double *dc, double *dgates,
+                                        double *dpeep, Py_ssize_t B, Py_ssize_t H)
+
+    void fr_gru_pointwise_forward_f32(float *gates, const float *hh, const float *b_hn, float *hn, float *h,
+                                      Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_pointwise_forward_f64(double *gates, const double *hh, const double *b_hn, double *hn,
+                                      double *h, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_pointwise_backward_f32(const float *gates, const float *hn, const float *h_prev, float *dh,
+                                       float *dgates, float *dhh, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_pointwise_backward_f64(const double *gates, const double *hn, const double *h_prev,
+                                       double *dh, double *dgates, double *dhh, Py_ssize_t B, Py_ssize_t H)
+
+    void fr_gru_rb_pointwise_reset_f32(float *gates, const float *h, float *rh, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_rb_pointwise_reset_f64(double *gates, const double *h, double *rh, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_rb_pointwise_forward_f32(float *gates, float *h, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_rb_pointwise_forward_f64(double *gates, double *h, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_rb_pointwise_backward_zn_f32(const float *gates, const float *h_prev, float *dh,
+                                             float *dgates, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_rb_pointwise_backward_zn_f64(const double *gates, const double *h_prev, double *dh,
+                                             double *dgates, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_rb_pointwise_backward_r_f32(const float *gates, const float *h_prev, const float *drh,
+                                            float *dh, float *dgates, Py_ssize_t B, Py_ssize_t H)
+    void fr_gru_rb_pointwise_backward_r_f64(const double *gates, const double *h_prev, const double *drh,
+                                            double *dh, double *dgates, Py_ssize_t B, Py_ssize_t H)
+
+    int fr_all_finite_f32(const float *x, Py_ssize_t n)
+    int fr_all_finite_f64(const double *x, Py_ssize_t n)
+
+cdef extern from "cblas.h" nogil:
+    ctypedef int blasint
+    enum CBLAS_ORDER:
+        CblasRowMajor
+    enum CBLAS_TRANSPOSE:
+        CblasNoTrans
+        CblasTrans
+    void scipy_cblas_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint M, blasint N,
+                           blasint K, float alpha, const float *A, blasint lda, const float *B, blasint ldb,
+                           float beta, float *C, blasint ldc)
+    void scipy_cblas_dgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint M, blasint N,
+                           blasint K, double alpha, const double *A, blasint lda, const double *B, blasint ldb,
+                           double beta, double *C, blasint ldc)
+    void scipy_openblas_set_num_threads(int num_threads)
+    int scipy_openblas_get_num_threads()
+    char *scipy_openblas_get_config()

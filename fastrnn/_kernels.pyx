@@ -1,0 +1,358 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Time loops of one recurrent layer and one direction, float32 and float64 from one source (fused types).
+
+Letters: T steps, B batch, I input size, H hidden size, P size of h (proj_size, or H), G gate rows (H, 4H, 3H).
+Everything here is time-major and C-contiguous, and already validated by fastrnn/layers.py and
+fastrnn/_validation.py: these functions check only what C needs to stay in bounds (sizes vs BLAS int).
+Each entry point is: allocate with NumPy -> `with nogil:` (only C calls) -> return arrays.
+
+Per layer and direction: ONE GEMM projects the inputs of all steps (T*B, I) x (I, G) and adds the folded biases;
+per step one recurrent product (two for the reset-before GRU, one more for an LSTM projection) and one fused
+point-wise C pass (csrc/). With `lengths`, the batch is sorted by length (descending) by the caller, so the rows
+active at step t are a prefix of size batch_sizes[t]; rows past it keep their state untouched.
+"""
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+from libc.string cimport memcpy
+from libc.limits cimport INT_MAX
+
+from fastrnn._cells cimport *
+
+cnp.import_array()
+
+RNN_TANH, RNN_RELU, LSTM, GRU, GRU_RB = 0, 1, 2, 3, 4
+cdef enum:
+    M_RNN_TANH = 0
+    M_RNN_RELU = 1
+    M_LSTM = 2
+    M_GRU = 3
+    M_GRU_RB = 4
+
+
+ctypedef struct CellPtrs:
+    int mode
+    Py_ssize_t n_in, H, P, G   # input size I (named n_in: complex.h defines I), H, P, G
+    const void *w_ih    # [G, I]
+    const void *w_hh    # [G, P]
+    const void *b_ih    # [G] or NULL (no bias)
+    const void *b_hh    # [G] or NULL (no bias)
+    const void *w_hr    # [P, H] LSTM projection, or NULL
+    const void *peep    # [3, H] LSTM peepholes rows [i, f, o]; zeros for a plain LSTM
+    const void *b_hn    # [H] GRU's recurrent n bias (inside r * (.)): b_hh[2H:], or zeros without bias
+
+
+cdef inline void *data(a):
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline void *data_or_null(a):
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef class Cell:
+    """The weights of one layer and one direction, as raw pointers for the time loops.
+
+    Points straight into the layer's parameter arrays (so in-place updates, e.g. by an optimizer, are seen) and
+    holds references to them, so they live as long as it does. The arrays must be C-contiguous, of one dtype
+    (float32 or float64) and of the shapes their names in DESIGN.md give; biases are both given or both None.
+    """
+    cdef CellPtrs p
+    cdef readonly bint is_double
+    cdef readonly object dtype
+    cdef object _arrays
+
+    def __cinit__(self, int mode, cnp.ndarray w_ih, cnp.ndarray w_hh, b_ih, b_hh, w_hr, peep):
+        cdef Py_ssize_t G = w_hh.shape[0]
+        cdef Py_ssize_t H = G // {M_RNN_TANH: 1, M_RNN_RELU: 1, M_LSTM: 4, M_GRU: 3, M_GRU_RB: 3}[mode]
+        self.dtype = w_hh.dtype
+        self.is_double = self.dtype == np.float64
+        zeros = np.zeros(3 * H, self.dtype)
+        peep = zeros if peep is None else peep
+        b_hn = zeros if b_hh is None else b_hh[2 * H:]
+        self._arrays = (w_ih, w_hh, b_ih, b_hh, w_hr, peep, b_hn)
+        self.p.mode = mode
+        self.p.n_in = w_ih.shape[1]
+        self.p.H = H
+        self.p.P = w_hh.shape[1]
+        self.p.G = G
+        self.p.w_ih = cnp.PyArray_DATA(w_ih)
+        self.p.w_hh = cnp.PyArray_DATA(w_hh)
+        self.p.b_ih = data_or_null(b_ih)
+        self.p.b_hh = data_or_null(b_hh)
+        self.p.w_hr = data_or_null(w_hr)
+        self.p.peep = cnp.PyArray_DATA(peep)
+        self.p.b_hn = cnp.PyArray_DATA(b_hn)
+
+
+cdef inline void gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A, Py_ssize_t lda,
+                         const floating *W, Py_ssize_t ldw, floating beta, floating *C,
+                         Py_ssize_t ldc) noexcept nogil:
+    """C[M, N] (row stride ldc) = A[M, K] W[N, K]^T + beta C: the row-major product with torch-layout weights."""
+    if floating is float:
+        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, <blasint>M, <blasint>N, <blasint>K, 1.0,
+                          A, <blasint>lda, W, <blasint>ldw, beta, C, <blasint>ldc)
+    else:
+        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, <blasint>M, <blasint>N, <blasint>K, 1.0,
+                          A, <blasint>lda, W, <blasint>ldw, beta, C, <blasint>ldc)
+
+
+cdef void input_projection(const CellPtrs *p, const floating *x, Py_ssize_t rows,
+                           floating *gates) noexcept nogil:
+    """gates[rows, G] = x[rows, I] W_ih^T + b_ih + b_hh: the input part of every step in one GEMM.
+
+    Every bias that adds linearly is folded in here; GRU's b_hn (inside r * (W_hn h + b_hn)) is not.
+    """
+    cdef Py_ssize_t j, k, G = p.G
+    cdef Py_ssize_t folded = 2 * p.H if p.mode == M_GRU else G
+    cdef const floating *b_ih = <const floating *>p.b_ih
+    cdef const floating *b_hh = <const floating *>p.b_hh
+    if rows == 0:
+        return
+    for j in range(G):
+        gates[j] = 0 if b_ih == NULL else (b_ih[j] + b_hh[j] if j < folded else b_ih[j])
+    for k in range(1, rows):
+        memcpy(gates + k * G, gates, G * sizeof(floating))
+    if p.n_in > 0:
+        gemm_nt(rows, G, p.n_in, x, p.n_in, <const floating *>p.w_ih, p.n_in, 1, gates, G)
+
+
+cdef void cell_step(const CellPtrs *p, floating *gates, Py_ssize_t bs, floating *h, floating *c, floating *hn,
+                    floating *hh, floating *r) noexcept nogil:
+    """One step of the bs active rows.
+
+    gates [bs, G] INOUT: input projection + b_x in, gate activations out (what backward needs).
+    h [bs, P] INOUT: h -> h'.  c [bs, H] INOUT (LSTM): c -> c'.  hn [bs, H] OUT (GRU): W_hn h + b_hn.
+    hh [bs, G], r [bs, H]: scratch.
+    """
+    cdef Py_ssize_t H = p.H, P = p.P, G = p.G
+    cdef const floating *w_hh = <const floating *>p.w_hh
+    cdef floating *rout
+    if p.mode == M_LSTM:
+        gemm_nt(bs, G, P, h, P, w_hh, P, 1, gates, G)
+        rout = r if p.w_hr != NULL else h
+        if floating is float:
+            fr_lstm_pointwise_forward_f32(gates, c, <const float *>p.peep, rout, bs, H)
+        else:
+            fr_lstm_pointwise_forward_f64(gates, c, <const double *>p.peep, rout, bs, H)
+        if p.w_hr != NULL:
+            gemm_nt(bs, P, H, r, H, <const floating *>p.w_hr, H, 0, h, P)
+    elif p.mode == M_GRU:
+        gemm_nt(bs, G, H, h, H, w_hh, H, 0, hh, G)
+        if floating is float:
+            fr_gru_pointwise_forward_f32(gates, hh, <const float *>p.b_hn, hn, h, bs, H)
+        else:
+            fr_gru_pointwise_forward_f64(gates, hh, <const double *>p.b_hn, hn, h, bs, H)
+    elif p.mode == M_GRU_RB:
+        gemm_nt(bs, 2 * H, H, h, H, w_hh, H, 1, gates, G)
+        if floating is float:
+            fr_gru_rb_pointwise_reset_f32(gates, h, r, bs, H)
+        else:
+            fr_gru_rb_pointwise_reset_f64(gates, h, r, bs, H)
+        gemm_nt(bs, H, H, r, H, w_hh + 2 * H * H, H, 1, gates + 2 * H, G)
+        if floating is float:
+            fr_gru_rb_pointwise_forward_f32(gates, h, bs, H)
+        else:
+            fr_gru_rb_pointwise_forward_f64(gates, h, bs, H)
+    else:
+        gemm_nt(bs, G, H, h, H, w_hh, H, 1, gates, G)
+        if floating is float:
+            fr_rnn_pointwise_forward_f32(gates, h, bs, H, p.mode == M_RNN_RELU)
+        else:
+            fr_rnn_pointwise_forward_f64(gates, h, bs, H, p.mode == M_RNN_RELU)
+
+
+cdef inline void copy_rows(floating *dst, Py_ssize_t ldd, const floating *src, Py_ssize_t lds, Py_ssize_t rows,
+                           Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(rows):
+        memcpy(dst + k * ldd, src + k * lds, n * sizeof(floating))
+
+
+cdef void run_direction(const CellPtrs *p, const floating *x, Py_ssize_t T, Py_ssize_t B, floating *h,
+                        floating *c, const Py_ssize_t *batch_sizes, bint reverse, floating *out, Py_ssize_t ldo,
+                        floating *gates, floating *h_tape, floating *c_tape, floating *hn_tape, floating *hn,
+                        floating *hh, floating *r) noexcept nogil:
+    """The whole time loop of one layer and one direction.
+
+    x [T, B, I] IN; h [B, P], c [B, H] INOUT: initial state in, final state out (each row's own last step);
+    batch_sizes [T] IN: active prefix per step; out [T, B, ldo] OUT: h' of active rows (the caller points it at
+    this direction's columns and zeroes inactive rows); gates [T, B, G] OUT: activations of every step.
+    Tape for backward, or NULL: h_tape [T, B, P] OUT h before each step, c_tape [T, B, H] OUT c before each
+    step, hn_tape [T, B, H] OUT GRU's W_hn h + b_hn. hn [B, H], hh [B, G], r [B, H]: scratch.
+    """
+    cdef Py_ssize_t s, t, bs, H = p.H, P = p.P, G = p.G
+    cdef floating *hn_t
+    input_projection(p, x, T * B, gates)
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        bs = batch_sizes[t]
+        if bs == 0:
+            continue
+        if h_tape != NULL:
+            memcpy(h_tape + t * B * P, h, bs * P * sizeof(floating))
+            if p.mode == M_LSTM:
+                memcpy(c_tape + t * B * H, c, bs * H * sizeof(floating))
+        hn_t = hn_tape + t * B * H if hn_tape != NULL else hn
+        cell_step(p, gates + t * B * G, bs, h, c, hn_t, hh, r)
+        copy_rows(out + t * B * ldo, ldo, h, P, bs, P)
+
+
+cdef int require(a, str name, dtype, tuple shape) except -1:
+    """The boundary check between Python and C: a C-contiguous array of this dtype and shape."""
+    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be a C-contiguous {dtype} array of shape {shape}; got "
+                         f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
+    return 0
+
+
+cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_t ldo) except -1:
+    if rows > INT_MAX or I > INT_MAX or G > INT_MAX or ldo > INT_MAX:
+        raise ValueError(f"problem too large for 32-bit BLAS: T*B={rows}, input size {I}, gate rows {G}")
+    return 0
+
+
+def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
+                      cnp.ndarray out, Py_ssize_t col0, tape=None):
+    """Run one layer in one direction over the whole sequence.
+
+    x [T, B, I] IN; h [B, P] INOUT; c [B, H] INOUT or None (not LSTM); batch_sizes [T] intp IN;
+    out [T, B, D*P] OUT: columns col0:col0+P written for active rows (others untouched);
+    tape: None, or a dict receiving "gates" [T, B, G], "h_prev" [T, B, P], and "c_prev" / "hn" [T, B, H]
+    for backward. Returns nothing: results land in h, c, out (and tape).
+    """
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1]
+    cdef Py_ssize_t I = cell.p.n_in, H = cell.p.H, P = cell.p.P, G = cell.p.G
+    cdef Py_ssize_t ldo = out.shape[2]
+    dtype = cell.dtype
+    require(x, "x", dtype, (T, B, I))
+    require(h, "h", dtype, (B, P))
+    if cell.p.mode == M_LSTM:
+        require(c, "c", dtype, (B, H))
+    require(batch_sizes, "batch_sizes", np.dtype(np.intp), (T,))
+    require(out, "out", dtype, (T, B, ldo))
+    if not 0 <= col0 <= ldo - P:
+        raise ValueError(f"col0 = {col0} leaves no room for {P} columns in out of width {ldo}")
+    if T and not (0 <= batch_sizes.min() and batch_sizes.max() <= B):
+        raise ValueError(f"batch_sizes must lie in [0, B = {B}]")
+    check_blas_sizes(T * B, I, G, ldo)
+    gates = np.empty((T, B, G), dtype)
+    scratch_hn = np.empty((B, H), dtype)
+    scratch_hh = np.empty((B, G), dtype)
+    scratch_r = np.empty((B, H), dtype)
+    h_tape = c_tape = hn_tape = None
+    if tape is not None:
+        h_tape = tape["h_prev"] = np.empty((T, B, P), dtype)
+        if cell.p.mode == M_LSTM:
+            c_tape = tape["c_prev"] = np.empty((T, B, H), dtype)
+        if cell.p.mode == M_GRU:
+            hn_tape = tape["hn"] = np.empty((T, B, H), dtype)
+        tape["gates"] = gates
+    if cell.is_double:
+        _forward_direction(<double *>cnp.PyArray_DATA(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
+                           h_tape, c_tape, hn_tape, scratch_hn, scratch_hh, scratch_r)
+    else:
+        _forward_direction(<float *>cnp.PyArray_DATA(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
+                           h_tape, c_tape, hn_tape, scratch_hn, scratch_hh, scratch_r)
+
+
+cdef void _forward_direction(floating *gp, const CellPtrs *p, x, h, c, batch_sizes, bint reverse, out,
+                             Py_ssize_t col0, h_tape, c_tape, hn_tape, hn, hh, r):
+    """forward_direction's typed half: gp is the gates buffer's data, typed to select float or double."""
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
+    cdef const floating *xp = <const floating *>data(x)
+    cdef floating *hp = <floating *>data(h)
+    cdef floating *cp = <floating *>data_or_null(c)
+    cdef const Py_ssize_t *bsp = <const Py_ssize_t *>data(batch_sizes)
+    cdef floating *op = <floating *>data(out) + col0
+    cdef floating *htp = <floating *>data_or_null(h_tape)
+    cdef floating *ctp = <floating *>data_or_null(c_tape)
+    cdef floating *hntp = <floating *>data_or_null(hn_tape)
+    cdef floating *hnp = <floating *>data(hn)
+    cdef floating *hhp = <floating *>data(hh)
+    cdef floating *rp = <floating *>data(r)
+    with nogil:
+        run_direction(p, xp, T, B, hp, cp, bsp, reverse, op, ldo, gp, htp, ctp, hntp, hnp, hhp, rp)
+
+
+cdef class StepRunner:
+    """Streaming: one time step through every layer of a unidirectional stack, with cached workspaces.
+
+    One runner serves one batch size and one thread (the layer keeps one per thread and batch size), so
+    concurrent calls never share a workspace.
+    """
+    cdef list cells
+    cdef Py_ssize_t B
+    cdef object gates, hh, r, hn     # [B, max G], [B, max G], [B, max H], [B, max H]
+    cdef readonly object dtype
+
+    def __init__(self, list cells, Py_ssize_t B):
+        cdef Cell cell
+        self.cells = cells
+        self.B = B
+        G = max([(<Cell>cell).p.G for cell in cells])
+        H = max([(<Cell>cell).p.H for cell in cells])
+        self.dtype = (<Cell>cells[0]).dtype
+        check_blas_sizes(B, max([(<Cell>cell).p.n_in for cell in cells]), G, G)
+        self.gates = np.empty((B, G), self.dtype)
+        self.hh = np.empty((B, G), self.dtype)
+        self.r = np.empty((B, H), self.dtype)
+        self.hn = np.empty((B, H), self.dtype)
+
+    def step(self, cnp.ndarray x, cnp.ndarray h, c):
+        """x [B, I] IN; h [L, B, P] INOUT; c [L, B, H] INOUT (LSTM) or None. Advances the state in place.
+
+        The caller (the layer) guarantees dtype, shapes and C-contiguity; only cheap flag checks are repeated.
+        """
+        if not (cnp.PyArray_IS_C_CONTIGUOUS(x) and cnp.PyArray_IS_C_CONTIGUOUS(h) and x.dtype == self.dtype
+                and h.dtype == self.dtype and x.shape[0] == self.B and h.shape[1] == self.B):
+            raise ValueError("StepRunner.step: x and h must be C-contiguous, of the runner's dtype and batch")
+        if self.dtype == np.float64:
+            step_stack(<const double *>cnp.PyArray_DATA(x), self.cells, self.B, h, c, self.gates, self.hh, self.r,
+                       self.hn)
+        else:
+            step_stack(<const float *>cnp.PyArray_DATA(x), self.cells, self.B, h, c, self.gates, self.hh, self.r,
+                       self.hn)
+
+
+cdef void step_stack(const floating *inp, list cells, Py_ssize_t B, h, c, gates_a, hh_a, r_a, hn_a):
+    """StepRunner.step's typed half: inp is x's data, typed to select float or double."""
+    cdef Py_ssize_t l
+    cdef Cell cell
+    cdef floating *hp = <floating *>data(h)
+    cdef floating *cp = <floating *>data_or_null(c)
+    cdef floating *gates = <floating *>data(gates_a)
+    cdef floating *hh = <floating *>data(hh_a)
+    cdef floating *r = <floating *>data(r_a)
+    cdef floating *hn = <floating *>data(hn_a)
+    for l in range(len(cells)):
+        cell = <Cell>cells[l]
+        with nogil:
+            input_projection(&cell.p, inp, B, gates)
+            cell_step(&cell.p, gates, B, hp, cp, hn, hh, r)
+        inp = hp
+        hp += B * cell.p.P
+        if cp != NULL:
+            cp += B * cell.p.H
+
+
+def all_finite(cnp.ndarray a):
+    """True when every value of the C-contiguous float32/float64 array a is finite."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    cdef void *data = cnp.PyArray_DATA(a)
+    cdef int ok
+    with nogil:
+        if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
+            ok = fr_all_finite_f64(<const double *>data, n)
+        else:
+            ok = fr_all_finite_f32(<const float *>data, n)
+    return ok == 1
+
+
+def blas_info():
+    """(config string, thread count) of the BLAS the kernels call."""
+    return scipy_openblas_get_config().decode(), scipy_openblas_get_num_threads()
+
+
+def set_blas_threads(int n):
+    scipy_openblas_set_num_threads(n)

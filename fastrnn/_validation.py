@@ -1,0 +1,140 @@
+"""Every input check of the public API, in one place. Messages name the argument, the expected and the actual.
+
+Conventions: arrays that reach the kernels are C-contiguous, aligned, of the layer's dtype, finite. Inputs are
+converted only where that loses nothing (float16 -> float32 -> float64); anything else is a TypeError that says
+how to convert. Read-only, non-contiguous and negative-stride arrays are accepted (copied where needed).
+"""
+import operator
+
+import numpy as np
+
+from . import _kernels
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+MERGE_MODES = ("concat", "sum", "mean", "mul")
+
+
+def _to_numpy(value, name):
+    """A NumPy array from an array-like: ndarray, torch tensor (without importing torch), nested sequences."""
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor or parameter
+        value = value.detach().cpu()
+        if str(getattr(value, "dtype", "")) == "torch.bfloat16":
+            value = value.float()
+        return value.numpy()
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}: {exc}") from None
+
+
+def as_dtype(dtype):
+    """The layer dtype: float32 or float64."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be np.float32 or np.float64; got {dt}")
+    return dt
+
+
+def as_float_array(value, name, dtype, shape_text):
+    """value as a C-contiguous finite array of `dtype`, converting only losslessly.
+
+    shape_text names the expected shape in error messages, e.g. "(T, B, I)".
+    """
+    arr = _to_numpy(value, name)
+    if arr.dtype.kind not in "f":
+        if not isinstance(value, np.ndarray) and arr.dtype.kind in "iu" and not hasattr(value, "dtype"):
+            arr = arr.astype(dtype)  # plain Python numbers in lists
+        else:
+            raise TypeError(f"{name} must be a float32 or float64 array {shape_text}; got dtype {arr.dtype}")
+    if arr.dtype != dtype:
+        if not np.can_cast(arr.dtype, dtype, casting="safe"):
+            raise TypeError(f"{name} has dtype {arr.dtype} but the layer computes in {dtype}: pass "
+                            f"{name}.astype(np.{dtype}) or build the layer with dtype=np.{arr.dtype}")
+        arr = arr.astype(dtype)
+    arr = np.ascontiguousarray(arr)
+    if not _kernels.all_finite(arr):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_shape(arr, name, expected, legend):
+    """Raise unless arr.shape == expected; legend spells the expected shape in letters, e.g. "(L*D, B, H)"."""
+    if arr.shape != tuple(expected):
+        raise ValueError(f"{name} has shape {arr.shape}; expected {legend} = {tuple(expected)}")
+
+
+def as_input(x, dtype, input_size, batch_first):
+    """x as a time-major (T, B, I) array; returns (x, unbatched). 2-D x is one unbatched sequence (T, I)."""
+    legend = "(B, T, I)" if batch_first else "(T, B, I)"
+    arr = _to_numpy(x, "x")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"x must be 3-D {legend} (or 2-D (T, I) for one sequence); got shape {arr.shape}")
+    if arr.shape[-1] != input_size:
+        raise ValueError(f"x has shape {arr.shape}; expected {legend} with I = input_size = {input_size}")
+    unbatched = arr.ndim == 2
+    if unbatched:
+        arr = arr[:, None, :]
+    elif batch_first:
+        arr = arr.transpose(1, 0, 2)
+    return as_float_array(arr, "x", dtype, legend), unbatched
+
+
+def as_state(value, name, expected, legend, dtype, unbatched):
+    """An initial state (h0 or c0) as a fresh C-contiguous array of shape `expected`, safe to update in place."""
+    arr = _to_numpy(value, name)
+    if unbatched and arr.ndim == 2:
+        arr = arr[:, None, :]
+    check_shape(arr, name, expected, legend)
+    return as_float_array(arr, name, dtype, legend).copy()
+
+
+def as_lengths(lengths, batch, steps):
+    """lengths (B,) of ints in [1, T] as an intp array."""
+    arr = _to_numpy(lengths, "lengths")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.intp)
+        elif arr.size:
+            raise TypeError(f"lengths must be integers; got dtype {arr.dtype}")
+    if arr.shape != (batch,):
+        raise ValueError(f"lengths has shape {arr.shape}; expected (B,) = ({batch},)")
+    arr = arr.astype(np.intp)
+    if arr.size and (arr.min() < 1 or arr.max() > steps):
+        raise ValueError(f"lengths must lie in [1, T] = [1, {steps}]; got min {arr.min()}, max {arr.max()}")
+    return arr
+
+
+def as_positive_int(value, name, minimum=1):
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int; got {type(value).__name__}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {number}")
+    return number
+
+
+def check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def as_weight(value, key, shape, dtype):
+    """A state-dict value as a C-contiguous finite array of the given shape, converted to the layer dtype."""
+    arr = _to_numpy(value, key)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"state dict entry {key!r} must be a real-valued array; got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"state dict entry {key!r} has shape {arr.shape}; expected {tuple(shape)}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not _kernels.all_finite(arr):
+        raise ValueError(f"state dict entry {key!r} contains NaN or infinity")
+    return arr

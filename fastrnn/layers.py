@@ -1,0 +1,346 @@
+"""RNN, LSTM and GRU layers: torch's constructor signatures, shapes, parameter names and formulas.
+
+Letters: T steps, B batch, I input size, H hidden size, P = proj_size or H (size of h), L layers, D directions.
+The layer holds its parameters under torch's state-dict names, validates input, and loops over layers x
+directions; each (layer, direction) runs its whole time loop in fastrnn._kernels with the GIL released.
+
+Formulas (torch's; gate rows in torch's order, so torch weights load without reordering):
+  RNN   h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu
+  LSTM  rows [i, f, g, o]: i = s(a_i + p_i c), f = s(a_f + p_f c), g = tanh(a_g), c' = f c + i g,
+        o = s(a_o + p_o c'), h' = o tanh(c'); with a = W_ih x + b_ih + W_hh h + b_hh, s = sigmoid,
+        p = peepholes (peephole=True only), and with proj_size > 0: h' = W_hr (o tanh(c'))
+  GRU   rows [r, z, n]: r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(W_iz x + b_iz + W_hz h + b_hz),
+        linear_before_reset=True (torch):  n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+        linear_before_reset=False (Cho):   n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
+        h' = (1 - z) n + z h
+"""
+import threading
+
+import numpy as np
+
+from . import _kernels
+from . import _validation as v
+
+_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+class _RecurrentLayer:
+    """Shared machinery of RNN, LSTM and GRU; use those classes."""
+
+    _mode = None  # "RNN", "LSTM" or "GRU"
+
+    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
+                 *, proj_size=0, peephole=False, nonlinearity="tanh", linear_before_reset=True, dropout=0.0,
+                 seed=None, rng=None):
+        self.input_size = v.as_positive_int(input_size, "input_size")
+        self.hidden_size = v.as_positive_int(hidden_size, "hidden_size")
+        self.num_layers = v.as_positive_int(num_layers, "num_layers")
+        self.proj_size = v.as_positive_int(proj_size, "proj_size", minimum=0)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"proj_size must be smaller than hidden_size = {self.hidden_size}; "
+                             f"got {self.proj_size}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.peephole = bool(peephole)
+        self.nonlinearity = v.check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
+        self.linear_before_reset = bool(linear_before_reset)
+        self.merge_mode = v.check_choice(merge_mode, "merge_mode", v.MERGE_MODES)
+        self.dtype = v.as_dtype(dtype)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1); got {dropout}")
+        self.dropout = float(dropout)
+        self._params = self._init_params(np.random.default_rng(seed) if rng is None else rng)
+        self._cells = self._build_cells()
+        self._local = threading.local()
+
+    # ----------------------------------------------------------------------------------------------- config
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self):
+        """P: the size of h (proj_size when projecting, else hidden_size)."""
+        return self.proj_size or self.hidden_size
+
+    def _kernel_mode(self):
+        if self._mode == "LSTM":
+            return _kernels.LSTM
+        if self._mode == "GRU":
+            return _kernels.GRU if self.linear_before_reset else _kernels.GRU_RB
+        return _kernels.RNN_RELU if self.nonlinearity == "relu" else _kernels.RNN_TANH
+
+    def _param_shapes(self):
+        """{torch name: shape} in torch's state-dict order (+ peepholes last in each direction)."""
+        G, H, P, D = _GATES[self._mode] * self.hidden_size, self.hidden_size, self.output_size, self.num_directions
+        shapes = {}
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else D * P
+            for sfx in self._suffixes(layer):
+                shapes[f"weight_ih{sfx}"] = (G, in_size)
+                shapes[f"weight_hh{sfx}"] = (G, P)
+                if self.bias:
+                    shapes[f"bias_ih{sfx}"] = (G,)
+                    shapes[f"bias_hh{sfx}"] = (G,)
+                if self.proj_size:
+                    shapes[f"weight_hr{sfx}"] = (P, H)
+                if self.peephole:
+                    shapes[f"weight_peephole{sfx}"] = (3, H)
+        return shapes
+
+    def _suffixes(self, layer):
+        return [f"_l{layer}", f"_l{layer}_reverse"][:self.num_directions]
+
+    def _init_params(self, rng):
+        """torch's init: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]."""
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        return {name: rng.uniform(-bound, bound, shape).astype(self.dtype)
+                for name, shape in self._param_shapes().items()}
+
+    def _build_cells(self):
+        """One _kernels.Cell per (layer, direction), in the order of h_n's first axis."""
+        p = self._params
+        cells = []
+        for layer in range(self.num_layers):
+            for sfx in self._suffixes(layer):
+                cells.append(_kernels.Cell(
+                    self._kernel_mode(), p[f"weight_ih{sfx}"], p[f"weight_hh{sfx}"], p.get(f"bias_ih{sfx}"),
+                    p.get(f"bias_hh{sfx}"), p.get(f"weight_hr{sfx}"), p.get(f"weight_peephole{sfx}")))
+        return cells
+
+    # ------------------------------------------------------------------------------------------- parameters
+    @property
+    def params(self):
+        """The live parameter arrays {torch name: array}; update them in place (e.g. an optimizer)."""
+        return self._params
+
+    def state_dict(self):
+        """A copy of the parameters as {torch name: NumPy array}."""
+        return {name: value.copy() for name, value in self._params.items()}
+
+    def load_state_dict(self, mapping, strict=True):
+        """Copy parameters from a mapping of torch names to array-likes (NumPy arrays, torch tensors).
+
+        Shapes must match exactly; values must be finite. strict=True also refuses missing and unexpected keys
+        (strict=False loads what is there and leaves the rest). Returns (missing_keys, unexpected_keys).
+        """
+        if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
+            raise TypeError(f"state_dict must be a mapping of parameter names to arrays; "
+                            f"got {type(mapping).__name__}")
+        shapes = self._param_shapes()
+        missing = [k for k in shapes if k not in mapping]
+        unexpected = [k for k in mapping.keys() if k not in shapes]
+        if strict and (missing or unexpected):
+            raise KeyError(_key_error_text(missing, unexpected, self))
+        loaded = {k: v.as_weight(mapping[k], k, shape, self.dtype) for k, shape in shapes.items() if k in mapping}
+        for key, value in loaded.items():
+            np.copyto(self._params[key], value)
+        return missing, unexpected
+
+    @classmethod
+    def from_torch(cls, module):
+        """A layer with the configuration and weights of a live torch.nn.{RNN, LSTM, GRU}."""
+        torch_name = type(module).__name__
+        expected = {"RNN": ("RNN",), "LSTM": ("LSTM",), "GRU": ("GRU",)}[cls._mode]
+        if torch_name not in expected or not hasattr(module, "num_layers"):
+            raise TypeError(f"{cls.__name__}.from_torch needs a torch.nn.{cls._mode}; got {torch_name}")
+        state = module.state_dict()
+        dtype = np.float64 if any(str(t.dtype) == "torch.float64" for t in state.values()) else np.float32
+        options = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+                       bidirectional=module.bidirectional, dtype=dtype, dropout=module.dropout)
+        if cls._mode == "LSTM":
+            options["proj_size"] = module.proj_size
+        if cls._mode == "RNN":
+            options["nonlinearity"] = module.nonlinearity
+        layer = cls(module.input_size, module.hidden_size, **options)
+        layer.load_state_dict(state)
+        return layer
+
+    # -------------------------------------------------------------------------------------------- forward
+    def __call__(self, x, hx=None, lengths=None):
+        """Run the whole sequence. See the class docstring for shapes; returns (out, state)."""
+        x, unbatched = v.as_input(x, self.dtype, self.input_size, self.batch_first)
+        T, B, _ = x.shape
+        h, c = self._initial_state(hx, B, unbatched)
+        if lengths is not None:
+            lengths = v.as_lengths(lengths, B, T)
+        out, h, c = self._run(x, h, c, lengths)
+        return self._format_output(out, h, c, unbatched)
+
+    def _initial_state(self, hx, B, unbatched):
+        """(h0 (L*D, B, P), c0 (L*D, B, H) or None) as fresh arrays the kernels may update in place."""
+        LD, P, H = self.num_layers * self.num_directions, self.output_size, self.hidden_size
+        c_shape = (LD, B, H) if self._mode == "LSTM" else None
+        if hx is None:
+            return np.zeros((LD, B, P), self.dtype), None if c_shape is None else np.zeros(c_shape, self.dtype)
+        if self._mode == "LSTM":
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"hx of an LSTM must be None or a tuple (h0, c0); got {type(hx).__name__}")
+            h0, c0 = hx
+            return (v.as_state(h0, "h0", (LD, B, P), "(L*D, B, P)", self.dtype, unbatched),
+                    v.as_state(c0, "c0", c_shape, "(L*D, B, H)", self.dtype, unbatched))
+        return v.as_state(hx, "h0", (LD, B, P), "(L*D, B, H)", self.dtype, unbatched), None
+
+    def _run(self, x, h, c, lengths):
+        """x (T, B, I) -> out (T, B, D*P) of the last layer (unmerged), h, c final states; updates h, c."""
+        T, B, _ = x.shape
+        D, P = self.num_directions, self.output_size
+        if lengths is None:
+            order = None
+            batch_sizes = np.full(T, B, np.intp)
+        else:
+            order = np.argsort(-lengths, kind="stable")   # longest first: active rows form a prefix
+            batch_sizes = B - np.cumsum(np.bincount(lengths, minlength=T + 1))[:T]
+            x, h = np.take(x, order, axis=1), np.take(h, order, axis=1)
+            c = None if c is None else np.take(c, order, axis=1)
+        layer_input = x
+        for layer in range(self.num_layers):
+            out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
+            for d in range(D):
+                k = layer * D + d
+                _kernels.forward_direction(self._cells[k], layer_input, h[k], None if c is None else c[k],
+                                           batch_sizes, d == 1, out, d * P)
+            layer_input = out
+        if order is not None:
+            inverse = np.argsort(order)
+            layer_input, h = np.take(layer_input, inverse, axis=1), np.take(h, inverse, axis=1)
+            c = None if c is None else np.take(c, inverse, axis=1)
+        return layer_input, h, c
+
+    def _merge(self, out):
+        """Merge the two directions' halves of out (T, B, 2P) by merge_mode."""
+        if self.num_directions == 1 or self.merge_mode == "concat":
+            return out
+        P = self.output_size
+        fwd, bwd = out[..., :P], out[..., P:]
+        if self.merge_mode == "sum":
+            return fwd + bwd
+        if self.merge_mode == "mean":
+            return (fwd + bwd) * self.dtype.type(0.5)
+        return fwd * bwd
+
+    def _format_output(self, out, h, c, unbatched):
+        out = self._merge(out)
+        if unbatched:
+            out, h = out[:, 0], h[:, 0]
+            c = None if c is None else c[:, 0]
+        elif self.batch_first:
+            out = np.ascontiguousarray(out.transpose(1, 0, 2))
+        return out, (h if c is None else (h, c))
+
+    # ------------------------------------------------------------------------------------------ streaming
+    def step(self, x_t, state=None):
+        """One time step: x_t (B, I) -> (y_t (B, P), state), state as the call's (h (L, B, P), c (L, B, H)).
+
+        Continues exactly where `state` left off (chunked == whole). Unidirectional layers only. The returned
+        state is new; the one passed in is not modified. x_t may also be one unbatched row (I,).
+        """
+        if self.bidirectional:
+            raise ValueError("step() advances one time step forward; a bidirectional layer needs the whole "
+                             "sequence: call the layer on it instead")
+        x = x_t
+        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype == self.dtype
+                and x.shape[1] == self.input_size and x.flags.c_contiguous):
+            x = self._step_input(x_t)
+        elif not _kernels.all_finite(x):
+            raise ValueError("x_t contains NaN or infinity")
+        B = x.shape[0]
+        h, c = self._initial_state(state, B, False)
+        self._runner(B).step(x, h, c)
+        y = h[-1].copy()
+        if x_t is not x and np.ndim(x_t) == 1:
+            return y[0], (h[:, 0] if c is None else (h[:, 0], c[:, 0]))
+        return y, (h if c is None else (h, c))
+
+    def _step_input(self, x_t):
+        arr = v._to_numpy(x_t, "x_t")
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.input_size:
+            raise ValueError(f"x_t has shape {arr.shape}; expected (B, I) with I = input_size = "
+                             f"{self.input_size}")
+        return v.as_float_array(arr, "x_t", self.dtype, "(B, I)")
+
+    def _runner(self, batch):
+        """This thread's StepRunner for this batch size (workspaces are per thread: calls may run concurrently)."""
+        runners = self._local.__dict__.setdefault("runners", {})
+        runner = runners.get(batch)
+        if runner is None:
+            runner = runners[batch] = _kernels.StepRunner(self._cells, batch)
+        return runner
+
+    def __repr__(self):
+        extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in self._repr_options()
+                        if getattr(self, name) != default)
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+
+    def _repr_options(self):
+        return [("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
+                ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
+
+
+def _key_error_text(missing, unexpected, layer):
+    parts = []
+    if missing:
+        parts.append(f"missing keys {missing}")
+    if unexpected:
+        parts.append(f"unexpected keys {unexpected}")
+    return f"state dict does not match {layer!r}: " + "; ".join(parts)
+
+
+class RNN(_RecurrentLayer):
+    """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh) with act = tanh or relu (torch.nn.RNN).
+
+    x (T, B, I), or (B, T, I) with batch_first; hx h0 (L*D, B, H) or None.
+    Returns out (T, B, D*H) (merge_mode "sum"/"mean"/"mul": (T, B, H)) and h_n (L*D, B, H).
+    lengths (B,): packed-sequence semantics (outputs past a row's length are zero, h_n at its last step).
+    """
+
+    _mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 bidirectional=False, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None, rng=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
+                         nonlinearity=nonlinearity, dropout=dropout, seed=seed, rng=rng)
+
+    def _repr_options(self):
+        return super()._repr_options() + [("nonlinearity", "tanh")]
+
+
+class LSTM(_RecurrentLayer):
+    """LSTM (torch.nn.LSTM), with optional projection (proj_size) and diagonal peepholes (peephole=True).
+
+    Gate rows [i, f, g, o]; see the module docstring for the formulas. x (T, B, I), or (B, T, I) with
+    batch_first; hx (h0 (L*D, B, P), c0 (L*D, B, H)) or None. Returns out (T, B, D*P) and (h_n, c_n).
+    Peephole weights: weight_peephole_l{k}[_reverse] (3, H), rows [i, f, o].
+    """
+
+    _mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, bidirectional=False,
+                 proj_size=0, peephole=False, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None,
+                 rng=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
+                         proj_size=proj_size, peephole=peephole, dropout=dropout, seed=seed, rng=rng)
+
+    def _repr_options(self):
+        return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
+
+
+class GRU(_RecurrentLayer):
+    """GRU (torch.nn.GRU with linear_before_reset=True; Cho et al.'s reset-before formula with False).
+
+    Gate rows [r, z, n]; h' = (1 - z) n + z h. Shapes as RNN.
+    """
+
+    _mode = "GRU"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, bidirectional=False,
+                 linear_before_reset=True, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None,
+                 rng=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
+                         linear_before_reset=linear_before_reset, dropout=dropout, seed=seed, rng=rng)
+
+    def _repr_options(self):
+        return super()._repr_options() + [("linear_before_reset", True)]

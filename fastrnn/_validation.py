@@ -14,8 +14,11 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MERGE_MODES = ("concat", "sum", "mean", "mul")
 
 
-def _to_numpy(value, name):
-    """A NumPy array from an array-like: ndarray, torch tensor (without importing torch), nested sequences."""
+def to_numpy(value, name, dtype=None):
+    """A NumPy array from an array-like: ndarray, torch tensor (without importing torch), nested sequences.
+
+    Plain Python sequences carry no dtype of their own: they become `dtype` (when given).
+    """
     if isinstance(value, np.ndarray):
         return value
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor or parameter
@@ -23,8 +26,13 @@ def _to_numpy(value, name):
         if str(getattr(value, "dtype", "")) == "torch.bfloat16":
             value = value.float()
         return value.numpy()
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}")
     try:
-        return np.asarray(value)
+        arr = np.asarray(value)
+        if dtype is not None and not hasattr(value, "dtype") and arr.dtype.kind in "biuf":
+            arr = arr.astype(dtype)
+        return arr
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}: {exc}") from None
 
@@ -45,12 +53,9 @@ def as_float_array(value, name, dtype, shape_text):
 
     shape_text names the expected shape in error messages, e.g. "(T, B, I)".
     """
-    arr = _to_numpy(value, name)
-    if arr.dtype.kind not in "f":
-        if not isinstance(value, np.ndarray) and arr.dtype.kind in "iu" and not hasattr(value, "dtype"):
-            arr = arr.astype(dtype)  # plain Python numbers in lists
-        else:
-            raise TypeError(f"{name} must be a float32 or float64 array {shape_text}; got dtype {arr.dtype}")
+    arr = to_numpy(value, name, dtype)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float32 or float64 array {shape_text}; got dtype {arr.dtype}")
     if arr.dtype != dtype:
         if not np.can_cast(arr.dtype, dtype, casting="safe"):
             raise TypeError(f"{name} has dtype {arr.dtype} but the layer computes in {dtype}: pass "
@@ -71,7 +76,7 @@ def check_shape(arr, name, expected, legend):
 def as_input(x, dtype, input_size, batch_first):
     """x as a time-major (T, B, I) array; returns (x, unbatched). 2-D x is one unbatched sequence (T, I)."""
     legend = "(B, T, I)" if batch_first else "(T, B, I)"
-    arr = _to_numpy(x, "x")
+    arr = to_numpy(x, "x", dtype)
     if arr.ndim not in (2, 3):
         raise ValueError(f"x must be 3-D {legend} (or 2-D (T, I) for one sequence); got shape {arr.shape}")
     if arr.shape[-1] != input_size:
@@ -86,7 +91,7 @@ def as_input(x, dtype, input_size, batch_first):
 
 def as_state(value, name, expected, legend, dtype, unbatched):
     """An initial state (h0 or c0) as a fresh C-contiguous array of shape `expected`, safe to update in place."""
-    arr = _to_numpy(value, name)
+    arr = to_numpy(value, name, dtype)
     if unbatched and arr.ndim == 2:
         arr = arr[:, None, :]
     check_shape(arr, name, expected, legend)
@@ -95,7 +100,7 @@ def as_state(value, name, expected, legend, dtype, unbatched):
 
 def as_lengths(lengths, batch, steps):
     """lengths (B,) of ints in [1, T] as an intp array."""
-    arr = _to_numpy(lengths, "lengths")
+    arr = to_numpy(lengths, "lengths")
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.intp)
@@ -129,7 +134,7 @@ def check_choice(value, name, choices):
 
 def as_weight(value, key, shape, dtype):
     """A state-dict value as a C-contiguous finite array of the given shape, converted to the layer dtype."""
-    arr = _to_numpy(value, key)
+    arr = to_numpy(value, key)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"state dict entry {key!r} must be a real-valued array; got dtype {arr.dtype}")
     if arr.shape != tuple(shape):

@@ -254,7 +254,7 @@ class _RecurrentLayer:
         return y, (h if c is None else (h, c))
 
     def _step_input(self, x_t):
-        arr = v._to_numpy(x_t, "x_t")
+        arr = v.to_numpy(x_t, "x_t", self.dtype)
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2 or arr.shape[1] != self.input_size:

@@ -1,0 +1,44 @@
+"""Shared fixtures. In CI (FASTRNN_REQUIRE_TORCH=1, set by .ci/run) a missing torch FAILS the run."""
+import os
+
+import numpy as np
+import pytest
+
+# Tolerances of fastrnn against independent references, per dtype: max |a - b| <= RTOL * max(1, max |b|).
+RTOL = {np.float32: 2e-5, np.float64: 1e-10}
+# Gradients: against torch autograd (float32) and float64 finite differences.
+GRAD_RTOL = {np.float32: 1e-4, np.float64: 1e-6}
+
+
+def require_torch():
+    """The torch module; skips where torch is absent, but fails when FASTRNN_REQUIRE_TORCH=1 (CI)."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("FASTRNN_REQUIRE_TORCH") == "1":
+            pytest.fail("torch is required here (FASTRNN_REQUIRE_TORCH=1): pip install torch==2.13.0")
+        pytest.skip("torch not installed")
+    return torch
+
+
+def assert_close(actual, expected, rtol, what=""):
+    """max |actual - expected| <= rtol * max(1, max |expected|), with a message naming the worst element."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    if actual.size == 0:
+        return
+    err = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    scale = max(1.0, float(np.abs(expected).max()))
+    worst = np.unravel_index(np.argmax(err), err.shape)
+    assert err[worst] <= rtol * scale, (f"{what}: max error {err[worst]:.3g} at {worst} exceeds "
+                                        f"{rtol:g} * scale {scale:.3g}")
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,52 @@
+"""Kernels release the GIL: concurrent calls on one layer from several threads must give correct results."""
+import threading
+
+import numpy as np
+
+import fastrnn
+from conftest import RTOL, assert_close
+
+
+def run_concurrently(work, n_threads=4):
+    errors = []
+
+    def guarded(k):
+        try:
+            work(k)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def test_concurrent_sequence_calls(rng):
+    layer = fastrnn.LSTM(16, 32, num_layers=2, bidirectional=True, seed=0)
+    inputs = [rng.standard_normal((30, 5, 16)).astype(np.float32) for _ in range(4)]
+    lengths = [rng.integers(1, 31, 5) for _ in range(4)]
+    expected = [layer(x, lengths=n)[0] for x, n in zip(inputs, lengths)]
+
+    def work(k):
+        for _ in range(20):
+            assert_close(layer(inputs[k], lengths=lengths[k])[0], expected[k], RTOL[np.float32])
+
+    run_concurrently(work)
+
+
+def test_concurrent_streaming_steps(rng):
+    layer = fastrnn.GRU(8, 16, num_layers=2, seed=0)
+    inputs = [rng.standard_normal((40, 3, 8)).astype(np.float32) for _ in range(4)]
+    expected = [layer(x)[0] for x in inputs]
+
+    def work(k):
+        state = None
+        for t in range(40):
+            y, state = layer.step(inputs[k][t], state)
+            assert_close(y, expected[k][t], RTOL[np.float32])
+
+    run_concurrently(work)

@@ -19,7 +19,7 @@ if os.environ.get("FASTRNN_WERROR") == "1":
 kernels = Extension(
     "fastrnn._kernels",
     sources=["fastrnn/_kernels.pyx", "csrc/cells.c", "csrc/finite.c"],
-    depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd"],
+    depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

@@ -85,16 +85,26 @@ cdef class Cell:
         self.p.b_hn = cnp.PyArray_DATA(b_hn)
 
 
+cdef inline void gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A,
+                      Py_ssize_t lda, const floating *Bm, Py_ssize_t ldb, floating beta, floating *C,
+                      Py_ssize_t ldc) noexcept nogil:
+    """Row-major C[M, N] (row stride ldc) = op(A) op(Bm) + beta C, op = transpose when trans_* is set."""
+    cdef CBLAS_TRANSPOSE ta = CblasTrans if trans_a else CblasNoTrans
+    cdef CBLAS_TRANSPOSE tb = CblasTrans if trans_b else CblasNoTrans
+    if floating is float:
+        scipy_cblas_sgemm(CblasRowMajor, ta, tb, <blasint>M, <blasint>N, <blasint>K, 1.0, A, <blasint>lda, Bm,
+                          <blasint>ldb, beta, C, <blasint>ldc)
+    else:
+        scipy_cblas_dgemm(CblasRowMajor, ta, tb, <blasint>M, <blasint>N, <blasint>K, 1.0, A, <blasint>lda, Bm,
+                          <blasint>ldb, beta, C, <blasint>ldc)
+
+
 cdef inline void gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A, Py_ssize_t lda,
                          const floating *W, Py_ssize_t ldw, floating beta, floating *C,
                          Py_ssize_t ldc) noexcept nogil:
     """C[M, N] (row stride ldc) = A[M, K] W[N, K]^T + beta C: the row-major product with torch-layout weights."""
-    if floating is float:
-        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, <blasint>M, <blasint>N, <blasint>K, 1.0,
-                          A, <blasint>lda, W, <blasint>ldw, beta, C, <blasint>ldc)
-    else:
-        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, <blasint>M, <blasint>N, <blasint>K, 1.0,
-                          A, <blasint>lda, W, <blasint>ldw, beta, C, <blasint>ldc)
+    if M > 0:
+        gemm(False, True, M, N, K, A, lda, W, ldw, beta, C, ldc)
 
 
 cdef void input_projection(const CellPtrs *p, const floating *x, Py_ssize_t rows,
@@ -169,32 +179,45 @@ cdef inline void copy_rows(floating *dst, Py_ssize_t ldd, const floating *src, P
         memcpy(dst + k * ldd, src + k * lds, n * sizeof(floating))
 
 
+ctypedef struct Tape:
+    # What backward needs of one layer and direction, beyond the gate activations; pointers may be NULL when
+    # the mode does not use them. All [T, B, .], row t filled for the rows active at step t.
+    void *h_prev    # [T, B, P] h before each step
+    void *c_prev    # [T, B, H] LSTM: c before each step
+    void *hn        # [T, B, H] GRU (linear before reset): W_hn h + b_hn
+    void *r         # [T, B, H] LSTM with projection: o * tanh(c'), the input of W_hr
+
+
 cdef void run_direction(const CellPtrs *p, const floating *x, Py_ssize_t T, Py_ssize_t B, floating *h,
                         floating *c, const Py_ssize_t *batch_sizes, bint reverse, floating *out, Py_ssize_t ldo,
-                        floating *gates, floating *h_tape, floating *c_tape, floating *hn_tape, floating *hn,
-                        floating *hh, floating *r) noexcept nogil:
+                        floating *gates, const Tape *tape, floating *hn, floating *hh,
+                        floating *r) noexcept nogil:
     """The whole time loop of one layer and one direction.
 
     x [T, B, I] IN; h [B, P], c [B, H] INOUT: initial state in, final state out (each row's own last step);
     batch_sizes [T] IN: active prefix per step; out [T, B, ldo] OUT: h' of active rows (the caller points it at
-    this direction's columns and zeroes inactive rows); gates [T, B, G] OUT: activations of every step.
-    Tape for backward, or NULL: h_tape [T, B, P] OUT h before each step, c_tape [T, B, H] OUT c before each
-    step, hn_tape [T, B, H] OUT GRU's W_hn h + b_hn. hn [B, H], hh [B, G], r [B, H]: scratch.
+    this direction's columns and zeroes inactive rows); gates [T, B, G] OUT: activations of every step;
+    tape: NULL, or where to keep what backward needs. hn [B, H], hh [B, G], r [B, H]: scratch.
     """
     cdef Py_ssize_t s, t, bs, H = p.H, P = p.P, G = p.G
     cdef floating *hn_t
+    cdef floating *r_t
     input_projection(p, x, T * B, gates)
     for s in range(T):
         t = T - 1 - s if reverse else s
         bs = batch_sizes[t]
         if bs == 0:
             continue
-        if h_tape != NULL:
-            memcpy(h_tape + t * B * P, h, bs * P * sizeof(floating))
-            if p.mode == M_LSTM:
-                memcpy(c_tape + t * B * H, c, bs * H * sizeof(floating))
-        hn_t = hn_tape + t * B * H if hn_tape != NULL else hn
-        cell_step(p, gates + t * B * G, bs, h, c, hn_t, hh, r)
+        hn_t, r_t = hn, r
+        if tape != NULL:
+            memcpy(<floating *>tape.h_prev + t * B * P, h, bs * P * sizeof(floating))
+            if tape.c_prev != NULL:
+                memcpy(<floating *>tape.c_prev + t * B * H, c, bs * H * sizeof(floating))
+            if tape.hn != NULL:
+                hn_t = <floating *>tape.hn + t * B * H
+            if tape.r != NULL:
+                r_t = <floating *>tape.r + t * B * H
+        cell_step(p, gates + t * B * G, bs, h, c, hn_t, hh, r_t)
         copy_rows(out + t * B * ldo, ldo, h, P, bs, P)
 
 
@@ -213,17 +236,18 @@ cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_
 
 
 def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
-                      cnp.ndarray out, Py_ssize_t col0, tape=None):
+                      cnp.ndarray out, Py_ssize_t col0, dict tape=None):
     """Run one layer in one direction over the whole sequence.
 
     x [T, B, I] IN; h [B, P] INOUT; c [B, H] INOUT or None (not LSTM); batch_sizes [T] intp IN;
     out [T, B, D*P] OUT: columns col0:col0+P written for active rows (others untouched);
-    tape: None, or a dict receiving "gates" [T, B, G], "h_prev" [T, B, P], and "c_prev" / "hn" [T, B, H]
-    for backward. Returns nothing: results land in h, c, out (and tape).
+    tape: None, or a dict that receives what backward_direction needs: "gates" [T, B, G] (activations),
+    "h_prev" [T, B, P], and per mode "c_prev", "hn", "r" [T, B, H]. Results land in h, c, out (and tape).
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1]
     cdef Py_ssize_t I = cell.p.n_in, H = cell.p.H, P = cell.p.P, G = cell.p.G
     cdef Py_ssize_t ldo = out.shape[2]
+    cdef Tape tp
     dtype = cell.dtype
     require(x, "x", dtype, (T, B, I))
     require(h, "h", dtype, (B, P))
@@ -237,27 +261,31 @@ def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray ba
         raise ValueError(f"batch_sizes must lie in [0, B = {B}]")
     check_blas_sizes(T * B, I, G, ldo)
     gates = np.empty((T, B, G), dtype)
-    scratch_hn = np.empty((B, H), dtype)
-    scratch_hh = np.empty((B, G), dtype)
-    scratch_r = np.empty((B, H), dtype)
-    h_tape = c_tape = hn_tape = None
+    scratch = [np.empty((B, H), dtype), np.empty((B, G), dtype), np.empty((B, H), dtype)]   # hn, hh, r
     if tape is not None:
-        h_tape = tape["h_prev"] = np.empty((T, B, P), dtype)
-        if cell.p.mode == M_LSTM:
-            c_tape = tape["c_prev"] = np.empty((T, B, H), dtype)
-        if cell.p.mode == M_GRU:
-            hn_tape = tape["hn"] = np.empty((T, B, H), dtype)
         tape["gates"] = gates
+        # zeros: rows inactive at a step (past their length) must stay finite for backward's products
+        tape["h_prev"] = np.zeros((T, B, P), dtype)
+        if cell.p.mode == M_LSTM:
+            tape["c_prev"] = np.zeros((T, B, H), dtype)
+        if cell.p.mode == M_GRU:
+            tape["hn"] = np.zeros((T, B, H), dtype)
+        if cell.p.w_hr != NULL:
+            tape["r"] = np.zeros((T, B, H), dtype)
+        tp.h_prev = data(tape["h_prev"])
+        tp.c_prev = data_or_null(tape.get("c_prev"))
+        tp.hn = data_or_null(tape.get("hn"))
+        tp.r = data_or_null(tape.get("r"))
     if cell.is_double:
-        _forward_direction(<double *>cnp.PyArray_DATA(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
-                           h_tape, c_tape, hn_tape, scratch_hn, scratch_hh, scratch_r)
+        _forward_direction(<double *>data(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
+                           &tp if tape is not None else NULL, scratch)
     else:
-        _forward_direction(<float *>cnp.PyArray_DATA(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
-                           h_tape, c_tape, hn_tape, scratch_hn, scratch_hh, scratch_r)
+        _forward_direction(<float *>data(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
+                           &tp if tape is not None else NULL, scratch)
 
 
 cdef void _forward_direction(floating *gp, const CellPtrs *p, x, h, c, batch_sizes, bint reverse, out,
-                             Py_ssize_t col0, h_tape, c_tape, hn_tape, hn, hh, r):
+                             Py_ssize_t col0, const Tape *tape, list scratch):
     """forward_direction's typed half: gp is the gates buffer's data, typed to select float or double."""
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
     cdef const floating *xp = <const floating *>data(x)
@@ -265,14 +293,11 @@ cdef void _forward_direction(floating *gp, const CellPtrs *p, x, h, c, batch_siz
     cdef floating *cp = <floating *>data_or_null(c)
     cdef const Py_ssize_t *bsp = <const Py_ssize_t *>data(batch_sizes)
     cdef floating *op = <floating *>data(out) + col0
-    cdef floating *htp = <floating *>data_or_null(h_tape)
-    cdef floating *ctp = <floating *>data_or_null(c_tape)
-    cdef floating *hntp = <floating *>data_or_null(hn_tape)
-    cdef floating *hnp = <floating *>data(hn)
-    cdef floating *hhp = <floating *>data(hh)
-    cdef floating *rp = <floating *>data(r)
+    cdef floating *hnp = <floating *>data(scratch[0])
+    cdef floating *hhp = <floating *>data(scratch[1])
+    cdef floating *rp = <floating *>data(scratch[2])
     with nogil:
-        run_direction(p, xp, T, B, hp, cp, bsp, reverse, op, ldo, gp, htp, ctp, hntp, hnp, hhp, rp)
+        run_direction(p, xp, T, B, hp, cp, bsp, reverse, op, ldo, gp, tape, hnp, hhp, rp)
 
 
 cdef class StepRunner:
@@ -334,6 +359,9 @@ cdef void step_stack(const floating *inp, list cells, Py_ssize_t B, h, c, gates_
         hp += B * cell.p.P
         if cp != NULL:
             cp += B * cell.p.H
+
+
+include "_backward.pxi"
 
 
 def all_finite(cnp.ndarray a):

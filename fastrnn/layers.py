@@ -143,13 +143,16 @@ class _RecurrentLayer:
 
     @classmethod
     def from_torch(cls, module):
-        """A layer with the configuration and weights of a live torch.nn.{RNN, LSTM, GRU}."""
+        """A layer with the configuration and weights of a live torch.nn.{RNN, LSTM, GRU} (or its Cell)."""
         torch_name = type(module).__name__
-        expected = {"RNN": ("RNN",), "LSTM": ("LSTM",), "GRU": ("GRU",)}[cls._mode]
-        if torch_name not in expected or not hasattr(module, "num_layers"):
-            raise TypeError(f"{cls.__name__}.from_torch needs a torch.nn.{cls._mode}; got {torch_name}")
+        if torch_name not in (cls._mode, cls._mode + "Cell") or not hasattr(module, "state_dict"):
+            raise TypeError(f"{cls.__name__}.from_torch needs a torch.nn.{cls._mode} or {cls._mode}Cell; "
+                            f"got {torch_name}")
         state = module.state_dict()
         dtype = np.float64 if any(str(t.dtype) == "torch.float64" for t in state.values()) else np.float32
+        if torch_name.endswith("Cell"):
+            extra = {"nonlinearity": module.nonlinearity} if cls._mode == "RNN" else {}
+            return cls.from_state_dict(state, dtype=dtype, **extra)
         options = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
                        bidirectional=module.bidirectional, dtype=dtype, dropout=module.dropout)
         if cls._mode == "LSTM":
@@ -158,6 +161,19 @@ class _RecurrentLayer:
             options["nonlinearity"] = module.nonlinearity
         layer = cls(module.input_size, module.hidden_size, **options)
         layer.load_state_dict(state)
+        return layer
+
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix="", **options):
+        """A layer built from a (whole-model) state dict: sizes, num_layers, bidirectional, bias, proj_size and
+        peephole are inferred from the keys and shapes under `prefix` (e.g. "encoder.lstm."); torch cell modules
+        (LSTMCell/GRUCell/RNNCell: weight_ih, weight_hh, ...) give a one-layer layer. Options not stored in
+        weights (batch_first, nonlinearity, linear_before_reset, dtype, merge_mode, ...) are keyword arguments.
+        """
+        from .io.infer import config_from_state_dict
+        kwargs, weights = config_from_state_dict(state_dict, prefix=prefix, mode=cls._mode)
+        layer = cls(**kwargs, **options)
+        layer.load_state_dict(weights)
         return layer
 
     # -------------------------------------------------------------------------------------------- forward
@@ -461,6 +477,16 @@ class LSTM(_RecurrentLayer):
     def _repr_options(self):
         return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
 
+    @classmethod
+    def from_keras(cls, kernel, recurrent_kernel, bias=None, **options):
+        """A one-layer LSTM computing what keras.layers.LSTM computes with these weights (gates i, f, c, o;
+        kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None). Default activations only."""
+        from .io.keras import lstm_from_keras
+        kwargs, weights = lstm_from_keras(kernel, recurrent_kernel, bias)
+        layer = cls(**kwargs, **options)
+        layer.load_state_dict(weights)
+        return layer
+
 
 class GRU(_RecurrentLayer):
     """GRU (torch.nn.GRU with linear_before_reset=True; Cho et al.'s reset-before formula with False).
@@ -478,3 +504,14 @@ class GRU(_RecurrentLayer):
 
     def _repr_options(self):
         return super()._repr_options() + [("linear_before_reset", True)]
+
+    @classmethod
+    def from_keras(cls, kernel, recurrent_kernel, bias=None, reset_after=True, **options):
+        """A one-layer GRU computing what keras.layers.GRU computes with these weights (gates z, r, h;
+        kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None).
+        reset_after=True is torch's linear_before_reset formula, False Cho et al.'s reset-before one."""
+        from .io.keras import gru_from_keras
+        kwargs, weights = gru_from_keras(kernel, recurrent_kernel, bias, reset_after=reset_after)
+        layer = cls(**kwargs, **options)
+        layer.load_state_dict(weights)
+        return layer

@@ -160,5 +160,5 @@ def test_seed_makes_initialisation_reproducible():
 
 
 def test_from_torch_rejects_other_modules():
-    with pytest.raises(TypeError, match="LSTM.from_torch needs a torch.nn.LSTM"):
+    with pytest.raises(TypeError, match="LSTM.from_torch needs a torch.nn.LSTM or LSTMCell"):
         fastrnn.LSTM.from_torch(object())

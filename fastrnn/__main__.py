@@ -1,0 +1,28 @@
+"""Command line: `python -m fastrnn bench | inspect FILE | convert FILE OUT` (also installed as `fastrnn`)."""
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="fastrnn", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser("bench", help="time fastrnn against naive NumPy, torch and ONNX Runtime",
+                                add_help=False)
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="options of the benchmark (see `bench --help`)")
+    inspect = commands.add_parser("inspect", help="list the tensors and recurrent layers of a weights file")
+    inspect.add_argument("file")
+    convert = commands.add_parser("convert", help="convert a weights file (.pt, .npz, ...) to safetensors")
+    convert.add_argument("file")
+    convert.add_argument("out")
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        from .benchmark import main as bench_main
+        return bench_main(args.args)
+    from .io import cli
+    if args.command == "inspect":
+        return cli.inspect_main(args.file)
+    return cli.convert_main(args.file, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

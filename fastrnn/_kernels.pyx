@@ -307,32 +307,78 @@ cdef class StepRunner:
     concurrent calls never share a workspace.
     """
     cdef list cells
-    cdef Py_ssize_t B
+    cdef Py_ssize_t B, L, n_in, H, P
+    cdef bint lstm
+    cdef int typenum
     cdef object gates, hh, r, hn     # [B, max G], [B, max G], [B, max H], [B, max H]
     cdef readonly object dtype
 
     def __init__(self, list cells, Py_ssize_t B):
-        cdef Cell cell
+        cdef Cell first = <Cell>cells[0]
         self.cells = cells
-        self.B = B
+        self.B, self.L = B, len(cells)
+        self.n_in, self.H, self.P = first.p.n_in, first.p.H, first.p.P
+        self.lstm = first.p.mode == M_LSTM
+        self.dtype = first.dtype
+        self.typenum = cnp.NPY_FLOAT64 if first.is_double else cnp.NPY_FLOAT32
         G = max([(<Cell>cell).p.G for cell in cells])
-        H = max([(<Cell>cell).p.H for cell in cells])
-        self.dtype = (<Cell>cells[0]).dtype
         check_blas_sizes(B, max([(<Cell>cell).p.n_in for cell in cells]), G, G)
         self.gates = np.empty((B, G), self.dtype)
         self.hh = np.empty((B, G), self.dtype)
-        self.r = np.empty((B, H), self.dtype)
-        self.hn = np.empty((B, H), self.dtype)
+        self.r = np.empty((B, self.H), self.dtype)
+        self.hn = np.empty((B, self.H), self.dtype)
 
     def step(self, cnp.ndarray x, cnp.ndarray h, c):
         """x [B, I] IN; h [L, B, P] INOUT; c [L, B, H] INOUT (LSTM) or None. Advances the state in place.
 
-        The caller (the layer) guarantees dtype, shapes and C-contiguity; only cheap flag checks are repeated.
+        The caller (the layer) has validated and converted everything.
         """
-        if not (cnp.PyArray_IS_C_CONTIGUOUS(x) and cnp.PyArray_IS_C_CONTIGUOUS(h) and x.dtype == self.dtype
-                and h.dtype == self.dtype and x.shape[0] == self.B and h.shape[1] == self.B):
-            raise ValueError("StepRunner.step: x and h must be C-contiguous, of the runner's dtype and batch")
-        if self.dtype == np.float64:
+        if not (self._is_exact(x, 0, self.B, self.n_in) and self._is_exact(h, self.L, self.B, self.P)
+                and (not self.lstm or self._is_exact(c, self.L, self.B, self.H))):
+            raise ValueError("StepRunner.step: arrays must be C-contiguous, of the runner's dtype and shapes")
+        self._advance(x, h, c)
+
+    def fast_step(self, x, state):
+        """Layer.step for exactly-right input: returns (y, state) as Layer.step does, or None when x or state
+        would need checking or converting (the layer's slower path then handles them and reports errors)."""
+        cdef cnp.ndarray h, c = None
+        if not self._is_exact(x, 0, self.B, self.n_in) or not all_finite(x):
+            return None
+        if self.lstm:
+            if type(state) is not tuple or len(state) != 2:
+                return None
+            h = self._exact_copy(state[0], self.P)
+            c = self._exact_copy(state[1], self.H)
+            if h is None or c is None:
+                return None
+        else:
+            h = self._exact_copy(state, self.P)
+            if h is None:
+                return None
+        self._advance(x, h, c)
+        y = h[self.L - 1].copy()
+        return (y, (h, c)) if self.lstm else (y, h)
+
+    cdef bint _is_exact(self, a, Py_ssize_t L, Py_ssize_t B, Py_ssize_t n):
+        """a is a C-contiguous array of the runner's dtype shaped (L, B, n), or (B, n) when L == 0."""
+        cdef cnp.ndarray arr
+        if type(a) is not np.ndarray:
+            return False
+        arr = <cnp.ndarray>a
+        if cnp.PyArray_TYPE(arr) != self.typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            return False
+        if L == 0:
+            return arr.ndim == 2 and arr.shape[0] == B and arr.shape[1] == n
+        return arr.ndim == 3 and arr.shape[0] == L and arr.shape[1] == B and arr.shape[2] == n
+
+    cdef cnp.ndarray _exact_copy(self, a, Py_ssize_t n):
+        """A copy of a state shaped (L, B, n) when it needs no checking beyond finiteness, else None."""
+        if not self._is_exact(a, self.L, self.B, n) or not all_finite(a):
+            return None
+        return cnp.PyArray_NewCopy(<cnp.ndarray>a, cnp.NPY_CORDER)
+
+    cdef void _advance(self, cnp.ndarray x, cnp.ndarray h, c):
+        if self.typenum == cnp.NPY_FLOAT64:
             step_stack(<const double *>cnp.PyArray_DATA(x), self.cells, self.B, h, c, self.gates, self.hh, self.r,
                        self.hn)
         else:

@@ -355,20 +355,25 @@ class _RecurrentLayer:
         Continues exactly where `state` left off (chunked == whole). Unidirectional layers only. The returned
         state is new; the one passed in is not modified. x_t may also be one unbatched row (I,).
         """
+        runners = self._local.__dict__.get("runners")
+        if runners and state is not None and type(x_t) is np.ndarray and x_t.ndim == 2:
+            runner = runners.get(x_t.shape[0])
+            result = None if runner is None else runner.fast_step(x_t, state)
+            if result is not None:
+                return result
+        return self._step_checked(x_t, state)
+
+    def _step_checked(self, x_t, state):
+        """step() with every input validated and converted (the fast path's fallback)."""
         if self.bidirectional:
             raise ValueError("step() advances one time step forward; a bidirectional layer needs the whole "
                              "sequence: call the layer on it instead")
-        x = x_t
-        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype == self.dtype
-                and x.shape[1] == self.input_size and x.flags.c_contiguous):
-            x = self._step_input(x_t)
-        elif not _kernels.all_finite(x):
-            raise ValueError("x_t contains NaN or infinity")
+        x = self._step_input(x_t)
         B = x.shape[0]
         h, c = self._initial_state(state, B, False)
         self._runner(B).step(x, h, c)
         y = h[-1].copy()
-        if x_t is not x and np.ndim(x_t) == 1:
+        if np.ndim(x_t) == 1:
             return y[0], (h[:, 0] if c is None else (h[:, 0], c[:, 0]))
         return y, (h if c is None else (h, c))
 

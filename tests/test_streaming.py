@@ -82,3 +82,15 @@ def test_step_state_shape_is_checked():
         layer.step(np.zeros((3, 5), np.float32))
     with pytest.raises(ValueError, match="NaN"):
         layer.step(np.full((3, 4), np.nan, np.float32))
+
+
+def test_step_fast_path_still_rejects_bad_state_values(rng):
+    layer = fastrnn.LSTM(4, 6, seed=0)
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    _, (h, c) = layer.step(x)                    # warms the per-batch-size runner (the fast path)
+    with pytest.raises(ValueError, match="c0 contains NaN"):
+        layer.step(x, (h, np.full_like(c, np.nan)))
+    with pytest.raises(ValueError, match="x_t contains NaN"):
+        layer.step(np.full_like(x, np.inf), (h, c))
+    with pytest.raises(TypeError, match=r"hx of an LSTM must be None or a tuple \(h0, c0\)"):
+        layer.step(x, h)

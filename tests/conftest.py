@@ -4,10 +4,21 @@ import os
 import numpy as np
 import pytest
 
+import fastrnn
+
 # Tolerances of fastrnn against independent references, per dtype: max |a - b| <= RTOL * max(1, max |b|).
 RTOL = {np.float32: 2e-5, np.float64: 1e-10}
 # Gradients: against torch autograd (float32) and float64 finite differences.
 GRAD_RTOL = {np.float32: 1e-4, np.float64: 1e-6}
+
+# Every cell variant torch has: name -> (fastrnn class, torch.nn class name, constructor options of both)
+TORCH_CELLS = {
+    "rnn_tanh": (fastrnn.RNN, "RNN", {"nonlinearity": "tanh"}),
+    "rnn_relu": (fastrnn.RNN, "RNN", {"nonlinearity": "relu"}),
+    "lstm": (fastrnn.LSTM, "LSTM", {}),
+    "lstm_proj": (fastrnn.LSTM, "LSTM", {"proj_size": 3}),
+    "gru": (fastrnn.GRU, "GRU", {}),
+}
 
 
 def require_torch():

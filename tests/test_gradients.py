@@ -11,15 +11,8 @@ import numpy as np
 import pytest
 
 import fastrnn
-from conftest import GRAD_RTOL, assert_close, require_torch
+from conftest import GRAD_RTOL, TORCH_CELLS as CELLS, assert_close, require_torch
 
-CELLS = {
-    "rnn_tanh": (fastrnn.RNN, "RNN", {"nonlinearity": "tanh"}),
-    "rnn_relu": (fastrnn.RNN, "RNN", {"nonlinearity": "relu"}),
-    "lstm": (fastrnn.LSTM, "LSTM", {}),
-    "lstm_proj": (fastrnn.LSTM, "LSTM", {"proj_size": 3}),
-    "gru": (fastrnn.GRU, "GRU", {}),
-}
 T, B, I, H = 6, 3, 4, 5
 
 

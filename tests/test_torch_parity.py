@@ -8,16 +8,8 @@ import numpy as np
 import pytest
 
 import fastrnn
-from conftest import RTOL, assert_close, require_torch
+from conftest import RTOL, TORCH_CELLS as CELLS, assert_close, require_torch
 
-# (fastrnn class, torch class name, extra options)
-CELLS = {
-    "rnn_tanh": (fastrnn.RNN, "RNN", {"nonlinearity": "tanh"}),
-    "rnn_relu": (fastrnn.RNN, "RNN", {"nonlinearity": "relu"}),
-    "lstm": (fastrnn.LSTM, "LSTM", {}),
-    "lstm_proj": (fastrnn.LSTM, "LSTM", {"proj_size": 3}),
-    "gru": (fastrnn.GRU, "GRU", {}),
-}
 T, B, I, H = 7, 4, 5, 6
 
 

@@ -1,6 +1,8 @@
 /* Instantiates every cell template (rnn_cell.inc, lstm_cell.inc, gru_cell.inc) for float and double.
  * Inside a template: REAL is the element type, FR_FN(name) appends the type suffix, SIGMOID/TANH/RELU are the
  * activations of that type (activations.h). */
+#include <string.h>
+
 #include "fastrnn.h"
 #include "activations.h"
 
@@ -12,6 +14,7 @@
 #include "rnn_cell.inc"
 #include "lstm_cell.inc"
 #include "gru_cell.inc"
+#include "packed_gemm.inc"
 #undef REAL
 #undef FR_FN
 #undef SIGMOID
@@ -26,3 +29,4 @@
 #include "rnn_cell.inc"
 #include "lstm_cell.inc"
 #include "gru_cell.inc"
+#include "packed_gemm.inc"

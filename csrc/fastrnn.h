@@ -66,6 +66,24 @@ FR_DECLARE_CELLS(double, f64)
 
 #undef FR_DECLARE_CELLS
 
+/* The recurrent product with W packed once per call (packed_gemm.inc): W [N, K] (element [n][k] at
+ * W[n stride_n + k stride_k]: K, 1 for torch's layout) -> Wp [fr_packed_size(N, K)] by fr_pack_weights; then C [M, N] (row stride ldc) = A [M, K] (row stride lda) W^T,
+ * or C += that when accumulate != 0, for the column panels [panel_begin, panel_end) of
+ * [0, fr_packed_panels(N)) (so threads can split the panels). */
+#define FR_DECLARE_PACKED(REAL, SFX)                                                                             \
+    ptrdiff_t fr_packed_size_##SFX(ptrdiff_t N, ptrdiff_t K);                                                    \
+    ptrdiff_t fr_packed_panels_##SFX(ptrdiff_t N);                                                               \
+    void fr_pack_weights_##SFX(const REAL *W, ptrdiff_t N, ptrdiff_t K, ptrdiff_t stride_n, ptrdiff_t stride_k, \
+                                REAL *Wp);                                                                   \
+    void fr_packed_gemm_nt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,            \
+                                 const REAL *Wp, int accumulate, REAL *C, ptrdiff_t ldc, ptrdiff_t panel_begin,   \
+                                 ptrdiff_t panel_end);
+
+FR_DECLARE_PACKED(float, f32)
+FR_DECLARE_PACKED(double, f64)
+
+#undef FR_DECLARE_PACKED
+
 /* 1 when all n values of x [n] are finite (no NaN, no infinity), else 0. */
 int fr_all_finite_f32(const float *x, ptrdiff_t n);
 int fr_all_finite_f64(const double *x, ptrdiff_t n);

@@ -40,6 +40,21 @@ cdef extern from "fastrnn.h" nogil:
     void fr_gru_rb_pointwise_backward_r_f64(const double *gates, const double *h_prev, const double *drh,
                                             double *dh, double *dgates, Py_ssize_t B, Py_ssize_t H)
 
+    Py_ssize_t fr_packed_size_f32(Py_ssize_t N, Py_ssize_t K)
+    Py_ssize_t fr_packed_size_f64(Py_ssize_t N, Py_ssize_t K)
+    Py_ssize_t fr_packed_panels_f32(Py_ssize_t N)
+    Py_ssize_t fr_packed_panels_f64(Py_ssize_t N)
+    void fr_pack_weights_f32(const float *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t stride_n, Py_ssize_t stride_k,
+                             float *Wp)
+    void fr_pack_weights_f64(const double *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t stride_n, Py_ssize_t stride_k,
+                             double *Wp)
+    void fr_packed_gemm_nt_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
+                               const float *Wp, int accumulate, float *C, Py_ssize_t ldc, Py_ssize_t panel_begin,
+                               Py_ssize_t panel_end)
+    void fr_packed_gemm_nt_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
+                               const double *Wp, int accumulate, double *C, Py_ssize_t ldc,
+                               Py_ssize_t panel_begin, Py_ssize_t panel_end)
+
     int fr_all_finite_f32(const float *x, Py_ssize_t n)
     int fr_all_finite_f64(const double *x, Py_ssize_t n)
 

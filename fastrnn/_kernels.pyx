@@ -127,10 +127,34 @@ cdef void input_projection(const CellPtrs *p, const floating *x, Py_ssize_t rows
         gemm_nt(rows, G, p.n_in, x, p.n_in, <const floating *>p.w_ih, p.n_in, 1, gates, G)
 
 
-cdef void cell_step(const CellPtrs *p, floating *gates, Py_ssize_t bs, floating *h, floating *c, floating *hn,
-                    floating *hh, floating *r) noexcept nogil:
+ctypedef struct Packed:
+    # W_hh (and W_hr) packed once per call for fr_packed_gemm_nt (csrc/packed_gemm.inc), or NULL for BLAS.
+    const void *hh      # all of W_hh; for the reset-before GRU its rows [0, 2H)
+    const void *hn      # reset-before GRU: rows [2H, 3H) of W_hh
+    const void *hr      # LSTM projection W_hr
+
+
+cdef inline void recurrent_product(const void *packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                                   const floating *A, Py_ssize_t lda, const floating *W, floating beta,
+                                   floating *C, Py_ssize_t ldc) noexcept nogil:
+    """C[M, N] (row stride ldc) = A[M, K] W[N, K]^T + beta C (beta 0 or 1), from the packed copy if any."""
+    if M == 0:
+        return
+    if packed == NULL:
+        gemm_nt(M, N, K, A, lda, W, K, beta, C, ldc)
+    elif floating is float:
+        fr_packed_gemm_nt_f32(M, N, K, A, lda, <const float *>packed, beta != 0, C, ldc, 0,
+                              fr_packed_panels_f32(N))
+    else:
+        fr_packed_gemm_nt_f64(M, N, K, A, lda, <const double *>packed, beta != 0, C, ldc, 0,
+                              fr_packed_panels_f64(N))
+
+
+cdef void cell_step(const CellPtrs *p, const Packed *pk, floating *gates, Py_ssize_t bs, floating *h,
+                    floating *c, floating *hn, floating *hh, floating *r) noexcept nogil:
     """One step of the bs active rows.
 
+    pk: packed recurrent weights, or NULL (BLAS on the torch-layout arrays).
     gates [bs, G] INOUT: input projection + b_x in, gate activations out (what backward needs).
     h [bs, P] INOUT: h -> h'.  c [bs, H] INOUT (LSTM): c -> c'.  hn [bs, H] OUT (GRU): W_hn h + b_hn.
     hh [bs, G], r [bs, H]: scratch.
@@ -138,38 +162,74 @@ cdef void cell_step(const CellPtrs *p, floating *gates, Py_ssize_t bs, floating 
     cdef Py_ssize_t H = p.H, P = p.P, G = p.G
     cdef const floating *w_hh = <const floating *>p.w_hh
     cdef floating *rout
+    cdef const void *p_hh = NULL
+    cdef const void *p_hn = NULL
+    cdef const void *p_hr = NULL
+    if pk != NULL:
+        p_hh, p_hn, p_hr = pk.hh, pk.hn, pk.hr
     if p.mode == M_LSTM:
-        gemm_nt(bs, G, P, h, P, w_hh, P, 1, gates, G)
+        recurrent_product(p_hh, bs, G, P, h, P, w_hh, 1, gates, G)
         rout = r if p.w_hr != NULL else h
         if floating is float:
             fr_lstm_pointwise_forward_f32(gates, c, <const float *>p.peep, rout, bs, H)
         else:
             fr_lstm_pointwise_forward_f64(gates, c, <const double *>p.peep, rout, bs, H)
         if p.w_hr != NULL:
-            gemm_nt(bs, P, H, r, H, <const floating *>p.w_hr, H, 0, h, P)
+            recurrent_product(p_hr, bs, P, H, r, H, <const floating *>p.w_hr, 0, h, P)
     elif p.mode == M_GRU:
-        gemm_nt(bs, G, H, h, H, w_hh, H, 0, hh, G)
+        recurrent_product(p_hh, bs, G, H, h, H, w_hh, 0, hh, G)
         if floating is float:
             fr_gru_pointwise_forward_f32(gates, hh, <const float *>p.b_hn, hn, h, bs, H)
         else:
             fr_gru_pointwise_forward_f64(gates, hh, <const double *>p.b_hn, hn, h, bs, H)
     elif p.mode == M_GRU_RB:
-        gemm_nt(bs, 2 * H, H, h, H, w_hh, H, 1, gates, G)
+        recurrent_product(p_hh, bs, 2 * H, H, h, H, w_hh, 1, gates, G)
         if floating is float:
             fr_gru_rb_pointwise_reset_f32(gates, h, r, bs, H)
         else:
             fr_gru_rb_pointwise_reset_f64(gates, h, r, bs, H)
-        gemm_nt(bs, H, H, r, H, w_hh + 2 * H * H, H, 1, gates + 2 * H, G)
+        recurrent_product(p_hn, bs, H, H, r, H, w_hh + 2 * H * H, 1, gates + 2 * H, G)
         if floating is float:
             fr_gru_rb_pointwise_forward_f32(gates, h, bs, H)
         else:
             fr_gru_rb_pointwise_forward_f64(gates, h, bs, H)
     else:
-        gemm_nt(bs, G, H, h, H, w_hh, H, 1, gates, G)
+        recurrent_product(p_hh, bs, G, H, h, H, w_hh, 1, gates, G)
         if floating is float:
             fr_rnn_pointwise_forward_f32(gates, h, bs, H, p.mode == M_RNN_RELU)
         else:
             fr_rnn_pointwise_forward_f64(gates, h, bs, H, p.mode == M_RNN_RELU)
+
+
+cdef object pack_matrix(cnp.ndarray W, Py_ssize_t row0, Py_ssize_t rows):
+    """Rows [row0, row0 + rows) of the C-contiguous 2-D W, packed for fr_packed_gemm_nt (a new 1-D array)."""
+    cdef Py_ssize_t K = W.shape[1]
+    if W.dtype == np.float64:
+        out = np.empty(fr_packed_size_f64(rows, K), np.float64)
+        fr_pack_weights_f64(<const double *>data(W) + row0 * K, rows, K, K, 1, <double *>data(out))
+    else:
+        out = np.empty(fr_packed_size_f32(rows, K), np.float32)
+        fr_pack_weights_f32(<const float *>data(W) + row0 * K, rows, K, K, 1, <float *>data(out))
+    return out
+
+
+cdef class PackedCell:
+    """A Cell's recurrent weights packed for the per-step products of one call (see Packed)."""
+    cdef Packed pk
+    cdef object _arrays
+
+    def __cinit__(self, Cell cell):
+        w_hh, w_hr = cell._arrays[1], cell._arrays[4]
+        H = cell.p.H
+        if cell.p.mode == M_GRU_RB:
+            hh, hn = pack_matrix(w_hh, 0, 2 * H), pack_matrix(w_hh, 2 * H, H)
+        else:
+            hh, hn = pack_matrix(w_hh, 0, w_hh.shape[0]), None
+        hr = None if w_hr is None else pack_matrix(w_hr, 0, w_hr.shape[0])
+        self._arrays = (hh, hn, hr)
+        self.pk.hh = data(hh)
+        self.pk.hn = data_or_null(hn)
+        self.pk.hr = data_or_null(hr)
 
 
 cdef inline void copy_rows(floating *dst, Py_ssize_t ldd, const floating *src, Py_ssize_t lds, Py_ssize_t rows,
@@ -188,7 +248,7 @@ ctypedef struct Tape:
     void *r         # [T, B, H] LSTM with projection: o * tanh(c'), the input of W_hr
 
 
-cdef void run_direction(const CellPtrs *p, const floating *x, Py_ssize_t T, Py_ssize_t B, floating *h,
+cdef void run_direction(const CellPtrs *p, const Packed *pk, const floating *x, Py_ssize_t T, Py_ssize_t B, floating *h,
                         floating *c, const Py_ssize_t *batch_sizes, bint reverse, floating *out, Py_ssize_t ldo,
                         floating *gates, const Tape *tape, floating *hn, floating *hh,
                         floating *r) noexcept nogil:
@@ -217,7 +277,7 @@ cdef void run_direction(const CellPtrs *p, const floating *x, Py_ssize_t T, Py_s
                 hn_t = <floating *>tape.hn + t * B * H
             if tape.r != NULL:
                 r_t = <floating *>tape.r + t * B * H
-        cell_step(p, gates + t * B * G, bs, h, c, hn_t, hh, r_t)
+        cell_step(p, pk, gates + t * B * G, bs, h, c, hn_t, hh, r_t)
         copy_rows(out + t * B * ldo, ldo, h, P, bs, P)
 
 
@@ -236,13 +296,14 @@ cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_
 
 
 def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
-                      cnp.ndarray out, Py_ssize_t col0, dict tape=None):
+                      cnp.ndarray out, Py_ssize_t col0, dict tape=None, PackedCell packed=None):
     """Run one layer in one direction over the whole sequence.
 
     x [T, B, I] IN; h [B, P] INOUT; c [B, H] INOUT or None (not LSTM); batch_sizes [T] intp IN;
     out [T, B, D*P] OUT: columns col0:col0+P written for active rows (others untouched);
     tape: None, or a dict that receives what backward_direction needs: "gates" [T, B, G] (activations),
     "h_prev" [T, B, P], and per mode "c_prev", "hn", "r" [T, B, H]. Results land in h, c, out (and tape).
+    packed: the cell's recurrent weights packed (PackedCell(cell)), or None to use BLAS per step.
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1]
     cdef Py_ssize_t I = cell.p.n_in, H = cell.p.H, P = cell.p.P, G = cell.p.G
@@ -277,15 +338,15 @@ def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray ba
         tp.hn = data_or_null(tape.get("hn"))
         tp.r = data_or_null(tape.get("r"))
     if cell.is_double:
-        _forward_direction(<double *>data(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
-                           &tp if tape is not None else NULL, scratch)
+        _forward_direction(<double *>data(gates), &cell.p, NULL if packed is None else &packed.pk, x, h, c,
+                           batch_sizes, reverse, out, col0, &tp if tape is not None else NULL, scratch)
     else:
-        _forward_direction(<float *>data(gates), &cell.p, x, h, c, batch_sizes, reverse, out, col0,
-                           &tp if tape is not None else NULL, scratch)
+        _forward_direction(<float *>data(gates), &cell.p, NULL if packed is None else &packed.pk, x, h, c,
+                           batch_sizes, reverse, out, col0, &tp if tape is not None else NULL, scratch)
 
 
-cdef void _forward_direction(floating *gp, const CellPtrs *p, x, h, c, batch_sizes, bint reverse, out,
-                             Py_ssize_t col0, const Tape *tape, list scratch):
+cdef void _forward_direction(floating *gp, const CellPtrs *p, const Packed *pk, x, h, c, batch_sizes,
+                             bint reverse, out, Py_ssize_t col0, const Tape *tape, list scratch):
     """forward_direction's typed half: gp is the gates buffer's data, typed to select float or double."""
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
     cdef const floating *xp = <const floating *>data(x)
@@ -297,7 +358,7 @@ cdef void _forward_direction(floating *gp, const CellPtrs *p, x, h, c, batch_siz
     cdef floating *hhp = <floating *>data(scratch[1])
     cdef floating *rp = <floating *>data(scratch[2])
     with nogil:
-        run_direction(p, xp, T, B, hp, cp, bsp, reverse, op, ldo, gp, tape, hnp, hhp, rp)
+        run_direction(p, pk, xp, T, B, hp, cp, bsp, reverse, op, ldo, gp, tape, hnp, hhp, rp)
 
 
 cdef class StepRunner:
@@ -400,7 +461,7 @@ cdef void step_stack(const floating *inp, list cells, Py_ssize_t B, h, c, gates_
         cell = <Cell>cells[l]
         with nogil:
             input_projection(&cell.p, inp, B, gates)
-            cell_step(&cell.p, gates, B, hp, cp, hn, hh, r)
+            cell_step(&cell.p, NULL, gates, B, hp, cp, hn, hh, r)
         inp = hp
         hp += B * cell.p.P
         if cp != NULL:
@@ -408,6 +469,27 @@ cdef void step_stack(const floating *inp, list cells, Py_ssize_t B, h, c, gates_
 
 
 include "_backward.pxi"
+
+
+def packed_gemm_nt(cnp.ndarray A, cnp.ndarray W, cnp.ndarray C, bint accumulate):
+    """C (+)= A W^T through fr_pack_weights + fr_packed_gemm_nt: the packed kernel on its own, for tests.
+
+    A [M, K], W [N, K], C [M, N]: C-contiguous, one dtype (float32 or float64).
+    """
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = W.shape[0]
+    dtype = C.dtype
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"C must be float32 or float64; got {dtype}")
+    require(A, "A", dtype, (M, K))
+    require(W, "W", dtype, (N, K))
+    require(C, "C", dtype, (M, N))
+    packed = pack_matrix(W, 0, N)
+    if dtype == np.float64:
+        fr_packed_gemm_nt_f64(M, N, K, <const double *>data(A), K, <const double *>data(packed), accumulate,
+                              <double *>data(C), N, 0, fr_packed_panels_f64(N))
+    else:
+        fr_packed_gemm_nt_f32(M, N, K, <const float *>data(A), K, <const float *>data(packed), accumulate,
+                              <float *>data(C), N, 0, fr_packed_panels_f32(N))
 
 
 def all_finite(cnp.ndarray a):

@@ -22,6 +22,9 @@ from . import _kernels
 from . import _validation as v
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+# Up to this batch size the per-step recurrent products use fastrnn's packed kernel (W_hh packed once per call);
+# above it BLAS, whose per-call packing of W_hh is amortised over the larger batch (measured: bench/).
+PACKED_MAX_BATCH = 16
 
 
 class _RecurrentLayer:
@@ -217,14 +220,17 @@ class _RecurrentLayer:
             x, h = np.take(x, order, axis=1), np.take(h, order, axis=1)
             c = None if c is None else np.take(c, order, axis=1)
         layer_input = x
+        pack = 0 < B <= PACKED_MAX_BATCH
         for layer in range(self.num_layers):
             if tape is not None:
                 layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             for d in range(D):
                 k = layer * D + d
-                _kernels.forward_direction(self._cells[k], layer_input, h[k], None if c is None else c[k],
-                                           batch_sizes, d == 1, out, d * P, None if tape is None else tape.cells[k])
+                cell = self._cells[k]
+                _kernels.forward_direction(cell, layer_input, h[k], None if c is None else c[k], batch_sizes, d == 1,
+                                           out, d * P, None if tape is None else tape.cells[k],
+                                           _kernels.PackedCell(cell) if pack else None)
             layer_input = out
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)

@@ -61,16 +61,18 @@ def test_matches_torch(cell, num_layers, bidirectional, bias, batch_first, with_
         assert_close(state, expected_state, RTOL[dtype], "h_n")
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
-def test_long_sequence_and_wide_layer(cell, dtype):
-    """A size closer to real use: error must not grow over 200 steps."""
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "lstm_proj"])
+@pytest.mark.parametrize("batch", [3, 40])
+def test_long_sequence_and_wide_layer(cell, batch, dtype):
+    """A size closer to real use: error must not grow over 200 steps. Batch 40 takes the BLAS per-step path,
+    batch 3 the packed kernel (layers.PACKED_MAX_BATCH)."""
     torch = require_torch()
     cls, torch_name, options = CELLS[cell]
     torch.manual_seed(0)
     module = getattr(torch.nn, torch_name)(48, 96, num_layers=2, **options)
     module = module.double() if dtype == np.float64 else module
     layer = cls.from_torch(module)
-    x = np.random.default_rng(2).standard_normal((200, 3, 48)).astype(dtype)
+    x = np.random.default_rng(2).standard_normal((200, batch, 48)).astype(dtype)
     expected_out, _ = torch_run(torch, module, x, None, None, False)
     assert_close(layer(x)[0], expected_out, RTOL[dtype], "output")
 

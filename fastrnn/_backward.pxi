@@ -17,12 +17,23 @@ ctypedef struct Grads:
     void *peep      # [3, H]
 
 
-cdef void backprop_steps(const CellPtrs *p, const Tape *tape, const floating *gates, Py_ssize_t T,
-                         Py_ssize_t B, const floating *d_out, Py_ssize_t ldo, floating *dh, floating *dc,
+cdef inline void backward_product(const void *packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                                  const floating *A, Py_ssize_t lda, const floating *W, floating beta,
+                                  floating *C, Py_ssize_t ldc) noexcept nogil:
+    """C[M, N] (row stride ldc) = A[M, K] W[K, N] + beta C, from the transposed packed copy if any."""
+    if packed == NULL:
+        gemm(False, False, M, N, K, A, lda, W, N, beta, C, ldc)
+    else:
+        packed_product(packed, M, N, K, A, lda, beta, C, ldc)
+
+
+cdef void backprop_steps(const CellPtrs *p, const Packed *pk, const Tape *tape, const floating *gates,
+                         Py_ssize_t T, Py_ssize_t B, const floating *d_out, Py_ssize_t ldo, floating *dh, floating *dc,
                          const Py_ssize_t *batch_sizes, bint reverse, floating *dgates, floating *dhh,
                          floating *dhs, floating *dr, floating *drh, floating *dpeep) noexcept nogil:
     """The time loop of backward, in the reverse of the forward's order.
 
+    pk: the cell's weights packed transposed (PackedCell(cell, True)), or NULL for BLAS.
     gates [T, B, G] IN activations; tape IN; d_out [T, B, ldo] IN dL/d(this direction's outputs);
     dh [B, P], dc [B, H] INOUT: dL/d(final state) in, dL/d(initial state) out;
     dgates [T, B, G] OUT (zeroed by the caller): dL/d(input-part pre-activations);
@@ -35,6 +46,11 @@ cdef void backprop_steps(const CellPtrs *p, const Tape *tape, const floating *ga
     cdef const floating *hp
     cdef floating *dgt
     cdef floating *drp
+    cdef const void *p_hh = NULL
+    cdef const void *p_hn = NULL
+    cdef const void *p_hr = NULL
+    if pk != NULL:
+        p_hh, p_hn, p_hr = pk.hh, pk.hn, pk.hr
     for s in range(T):
         t = s if reverse else T - 1 - s
         bs = batch_sizes[t]
@@ -50,7 +66,7 @@ cdef void backprop_steps(const CellPtrs *p, const Tape *tape, const floating *ga
             drp = dh
             if p.w_hr != NULL:
                 memcpy(dhs + t * B * P, dh, bs * P * sizeof(floating))
-                gemm(False, False, bs, H, P, dh, P, <const floating *>p.w_hr, H, 0, dr, H)
+                backward_product(p_hr, bs, H, P, dh, P, <const floating *>p.w_hr, 0, dr, H)
                 drp = dr
             if floating is float:
                 fr_lstm_pointwise_backward_f32(gt, <const float *>tape.c_prev + t * B * H, <const float *>p.peep,
@@ -58,7 +74,7 @@ cdef void backprop_steps(const CellPtrs *p, const Tape *tape, const floating *ga
             else:
                 fr_lstm_pointwise_backward_f64(gt, <const double *>tape.c_prev + t * B * H,
                                                <const double *>p.peep, drp, dc, dgt, dpeep, bs, H)
-            gemm(False, False, bs, P, G, dgt, G, w_hh, P, 0, dh, P)
+            backward_product(p_hh, bs, P, G, dgt, G, w_hh, 0, dh, P)
         elif p.mode == M_GRU:
             if floating is float:
                 fr_gru_pointwise_backward_f32(gt, <const float *>tape.hn + t * B * H, hp, dh, dgt,
@@ -66,25 +82,25 @@ cdef void backprop_steps(const CellPtrs *p, const Tape *tape, const floating *ga
             else:
                 fr_gru_pointwise_backward_f64(gt, <const double *>tape.hn + t * B * H, hp, dh, dgt,
                                               dhh + t * B * G, bs, H)
-            gemm(False, False, bs, H, G, dhh + t * B * G, G, w_hh, H, 1, dh, H)
+            backward_product(p_hh, bs, H, G, dhh + t * B * G, G, w_hh, 1, dh, H)
         elif p.mode == M_GRU_RB:
             if floating is float:
                 fr_gru_rb_pointwise_backward_zn_f32(gt, hp, dh, dgt, bs, H)
             else:
                 fr_gru_rb_pointwise_backward_zn_f64(gt, hp, dh, dgt, bs, H)
-            gemm(False, False, bs, H, H, dgt + 2 * H, G, w_hh + 2 * H * H, H, 0, drh, H)
+            backward_product(p_hn, bs, H, H, dgt + 2 * H, G, w_hh + 2 * H * H, 0, drh, H)
             if floating is float:
                 fr_gru_rb_pointwise_backward_r_f32(gt, hp, drh, dh, dgt, bs, H)
             else:
                 fr_gru_rb_pointwise_backward_r_f64(gt, hp, drh, dh, dgt, bs, H)
-            gemm(False, False, bs, H, 2 * H, dgt, G, w_hh, H, 1, dh, H)
+            backward_product(p_hh, bs, H, 2 * H, dgt, G, w_hh, 1, dh, H)
         else:
             if floating is float:
                 fr_rnn_pointwise_backward_f32(gt, dh, bs, H, p.mode == M_RNN_RELU)
             else:
                 fr_rnn_pointwise_backward_f64(gt, dh, bs, H, p.mode == M_RNN_RELU)
             memcpy(dgt, dh, bs * H * sizeof(floating))
-            gemm(False, False, bs, H, H, dgt, G, w_hh, H, 0, dh, H)
+            backward_product(p_hh, bs, H, H, dgt, G, w_hh, 0, dh, H)
 
 
 cdef void add_column_sums(const floating *a, Py_ssize_t rows, Py_ssize_t cols, floating *out) noexcept nogil:
@@ -126,12 +142,14 @@ cdef void weight_gradients(const CellPtrs *p, const Tape *tape, const floating *
 
 
 def backward_direction(Cell cell, dict tape, cnp.ndarray x, cnp.ndarray d_out, Py_ssize_t col0, cnp.ndarray dh,
-                       dc, cnp.ndarray batch_sizes, bint reverse, cnp.ndarray dx, dict grads):
+                       dc, cnp.ndarray batch_sizes, bint reverse, cnp.ndarray dx, dict grads,
+                       PackedCell packed=None):
     """Backward of forward_direction (same cell, x, batch_sizes, reverse; tape as it filled it).
 
     d_out [T, B, D*P] IN: dL/d(layer output), this direction's columns at col0; dh [B, P], dc [B, H] or None
     INOUT: dL/d(final state) in, dL/d(initial state) out; dx [T, B, I] INOUT +=;
     grads: {"w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peep"} -> arrays accumulated in place (missing = none).
+    packed: PackedCell(cell, transposed=True) for the per-step products, or None for BLAS.
     """
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1]
     cdef Py_ssize_t I = cell.p.n_in, H = cell.p.H, P = cell.p.P, G = cell.p.G
@@ -180,14 +198,17 @@ def backward_direction(Cell cell, dict tape, cnp.ndarray x, cnp.ndarray d_out, P
     rh = np.empty((T, B, H), dtype) if cell.p.mode == M_GRU_RB else dgates
     scratch = (np.empty((B, H), dtype), np.empty((B, H), dtype))     # dr, drh
     if cell.is_double:
-        _backward_direction(<double *>data(dgates), &cell.p, &tp, &gp, tape["gates"], x, d_out, col0, dh, dc,
-                            batch_sizes, reverse, dx, dhh, dhs, rh, scratch)
+        _backward_direction(<double *>data(dgates), &cell.p, NULL if packed is None else &packed.pk, &tp, &gp,
+                            tape["gates"], x, d_out, col0, dh, dc, batch_sizes, reverse, dx, dhh, dhs, rh,
+                            scratch)
     else:
-        _backward_direction(<float *>data(dgates), &cell.p, &tp, &gp, tape["gates"], x, d_out, col0, dh, dc,
-                            batch_sizes, reverse, dx, dhh, dhs, rh, scratch)
+        _backward_direction(<float *>data(dgates), &cell.p, NULL if packed is None else &packed.pk, &tp, &gp,
+                            tape["gates"], x, d_out, col0, dh, dc, batch_sizes, reverse, dx, dhh, dhs, rh,
+                            scratch)
 
 
-cdef void _backward_direction(floating *dg, const CellPtrs *p, const Tape *tp, const Grads *gp, gates, x, d_out,
+cdef void _backward_direction(floating *dg, const CellPtrs *p, const Packed *pk, const Tape *tp, const Grads *gp,
+                              gates, x, d_out,
                               Py_ssize_t col0, dh, dc, batch_sizes, bint reverse, dx, dhh, dhs, rh,
                               tuple scratch):
     """backward_direction's typed half: dg is the gate-gradient buffer's data, typed to select the dtype."""
@@ -205,6 +226,6 @@ cdef void _backward_direction(floating *dg, const CellPtrs *p, const Tape *tp, c
     cdef floating *drp = <floating *>data(scratch[0])
     cdef floating *drhp = <floating *>data(scratch[1])
     with nogil:
-        backprop_steps(p, tp, gt, T, B, dop, ldo, dhp, dcp, bsp, reverse, dg, dhhp, dhsp, drp, drhp,
+        backprop_steps(p, pk, tp, gt, T, B, dop, ldo, dhp, dcp, bsp, reverse, dg, dhhp, dhsp, drp, drhp,
                        <floating *>gp.peep)
         weight_gradients(p, tp, gt, xp, T * B, dg, dhhp, dhsp, rhp, dxp, gp)

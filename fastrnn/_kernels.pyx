@@ -142,7 +142,16 @@ cdef inline void recurrent_product(const void *packed, Py_ssize_t M, Py_ssize_t 
         return
     if packed == NULL:
         gemm_nt(M, N, K, A, lda, W, K, beta, C, ldc)
-    elif floating is float:
+    else:
+        packed_product(packed, M, N, K, A, lda, beta, C, ldc)
+
+
+cdef inline void packed_product(const void *packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A,
+                                Py_ssize_t lda, floating beta, floating *C, Py_ssize_t ldc) noexcept nogil:
+    """C[M, N] = A[M, K] Wp + beta C for a matrix packed by pack_matrix (beta 0 or 1)."""
+    if M == 0:
+        return
+    if floating is float:
         fr_packed_gemm_nt_f32(M, N, K, A, lda, <const float *>packed, beta != 0, C, ldc, 0,
                               fr_packed_panels_f32(N))
     else:
@@ -201,31 +210,40 @@ cdef void cell_step(const CellPtrs *p, const Packed *pk, floating *gates, Py_ssi
             fr_rnn_pointwise_forward_f64(gates, h, bs, H, p.mode == M_RNN_RELU)
 
 
-cdef object pack_matrix(cnp.ndarray W, Py_ssize_t row0, Py_ssize_t rows):
-    """Rows [row0, row0 + rows) of the C-contiguous 2-D W, packed for fr_packed_gemm_nt (a new 1-D array)."""
+cdef object pack_matrix(cnp.ndarray W, Py_ssize_t row0, Py_ssize_t rows, bint transposed=False):
+    """Rows [row0, row0 + rows) of the C-contiguous 2-D W (or their transpose), packed for fr_packed_gemm_nt.
+
+    Returns a new 1-D array. With transposed, the kernel computes A W_rows (backward's products) instead of
+    A W_rows^T.
+    """
     cdef Py_ssize_t K = W.shape[1]
+    cdef Py_ssize_t n = K if transposed else rows, k = rows if transposed else K
+    cdef Py_ssize_t stride_n = 1 if transposed else K, stride_k = K if transposed else 1
     if W.dtype == np.float64:
-        out = np.empty(fr_packed_size_f64(rows, K), np.float64)
-        fr_pack_weights_f64(<const double *>data(W) + row0 * K, rows, K, K, 1, <double *>data(out))
+        out = np.empty(fr_packed_size_f64(n, k), np.float64)
+        fr_pack_weights_f64(<const double *>data(W) + row0 * K, n, k, stride_n, stride_k, <double *>data(out))
     else:
-        out = np.empty(fr_packed_size_f32(rows, K), np.float32)
-        fr_pack_weights_f32(<const float *>data(W) + row0 * K, rows, K, K, 1, <float *>data(out))
+        out = np.empty(fr_packed_size_f32(n, k), np.float32)
+        fr_pack_weights_f32(<const float *>data(W) + row0 * K, n, k, stride_n, stride_k, <float *>data(out))
     return out
 
 
 cdef class PackedCell:
-    """A Cell's recurrent weights packed for the per-step products of one call (see Packed)."""
+    """A Cell's recurrent weights packed for the per-step products of one call (see Packed).
+
+    transposed=False serves forward's A W^T products, transposed=True backward's dG W products.
+    """
     cdef Packed pk
     cdef object _arrays
 
-    def __cinit__(self, Cell cell):
+    def __cinit__(self, Cell cell, bint transposed=False):
         w_hh, w_hr = cell._arrays[1], cell._arrays[4]
         H = cell.p.H
         if cell.p.mode == M_GRU_RB:
-            hh, hn = pack_matrix(w_hh, 0, 2 * H), pack_matrix(w_hh, 2 * H, H)
+            hh, hn = pack_matrix(w_hh, 0, 2 * H, transposed), pack_matrix(w_hh, 2 * H, H, transposed)
         else:
-            hh, hn = pack_matrix(w_hh, 0, w_hh.shape[0]), None
-        hr = None if w_hr is None else pack_matrix(w_hr, 0, w_hr.shape[0])
+            hh, hn = pack_matrix(w_hh, 0, w_hh.shape[0], transposed), None
+        hr = None if w_hr is None else pack_matrix(w_hr, 0, w_hr.shape[0], transposed)
         self._arrays = (hh, hn, hr)
         self.pk.hh = data(hh)
         self.pk.hn = data_or_null(hn)

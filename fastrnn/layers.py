@@ -301,14 +301,16 @@ class _RecurrentLayer:
             d_out, dh = np.take(d_out, tape.order, axis=1), np.take(dh, tape.order, axis=1)
             dc = None if dc is None else np.take(dc, tape.order, axis=1)
         D, P = self.num_directions, self.output_size
+        pack = 0 < B <= PACKED_MAX_BATCH
         for layer in reversed(range(self.num_layers)):
             layer_input = tape.inputs[layer]
             d_in = np.zeros_like(layer_input)
             for d in range(D):
                 k = layer * D + d
-                _kernels.backward_direction(self._cells[k], tape.cells[k], layer_input, d_out, d * P, dh[k],
+                cell = self._cells[k]
+                _kernels.backward_direction(cell, tape.cells[k], layer_input, d_out, d * P, dh[k],
                                             None if dc is None else dc[k], tape.batch_sizes, d == 1, d_in,
-                                            self._cell_grads(k))
+                                            self._cell_grads(k), _kernels.PackedCell(cell, True) if pack else None)
             if tape.masks[layer] is not None:
                 d_in *= tape.masks[layer]
             d_out = d_in

@@ -12,19 +12,19 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("FASTRNN_DEBUG") == "1"
-compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-fvisibility=hidden"]
+compile_args = (["-O0", "-g"] if DEBUG else ["-O3", "-fvisibility=hidden"]) + ["-pthread"]
 if os.environ.get("FASTRNN_WERROR") == "1":
     compile_args.append("-Werror")
 
 kernels = Extension(
     "fastrnn._kernels",
-    sources=["fastrnn/_kernels.pyx", "csrc/cells.c", "csrc/finite.c"],
+    sources=["fastrnn/_kernels.pyx", "csrc/cells.c", "csrc/finite.c", "csrc/pool.c"],
     depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],
     # the installed wheel finds site-packages/scipy_openblas32/lib; fastrnn/_blas.py also preloads it
-    extra_link_args=["-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"],
+    extra_link_args=["-pthread", "-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"],
     extra_compile_args=compile_args,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
 )

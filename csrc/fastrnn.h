@@ -84,6 +84,28 @@ FR_DECLARE_PACKED(double, f64)
 
 #undef FR_DECLARE_PACKED
 
+/* The worker pool (pool.c): fr_parallel_run calls fn(ctx, i, n) for i in [0, n) on up to n threads (i = 0 on
+ * the caller) and returns when all are done; it runs fn(ctx, 0, 1) alone when the pool is busy with another
+ * call or n <= 1. fr_set_max_threads caps n (default: the online CPUs). */
+typedef void (*fr_task_fn)(void *ctx, int index, int count);
+void fr_parallel_run(int n, fr_task_fn fn, void *ctx);
+void fr_set_max_threads(int n);
+int fr_max_threads(void);
+
+/* Products split across the pool (parallel_gemm.inc), for the time loops:
+ * fr_gemm: row-major C [M, N] = op(A) op(Bm) + beta C (op = transpose when trans_*), BLAS per part;
+ * fr_packed_gemm_nt_parallel: fr_packed_gemm_nt over all panels, the panels split across threads. */
+#define FR_DECLARE_PARALLEL(REAL, SFX)                                                                           \
+    void fr_gemm_##SFX(int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A,          \
+                       ptrdiff_t lda, const REAL *Bm, ptrdiff_t ldb, REAL beta, REAL *C, ptrdiff_t ldc);         \
+    void fr_packed_gemm_nt_parallel_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,  \
+                                          const REAL *Wp, int accumulate, REAL *C, ptrdiff_t ldc);
+
+FR_DECLARE_PARALLEL(float, f32)
+FR_DECLARE_PARALLEL(double, f64)
+
+#undef FR_DECLARE_PARALLEL
+
 /* 1 when all n values of x [n] are finite (no NaN, no infinity), else 0. */
 int fr_all_finite_f32(const float *x, ptrdiff_t n);
 int fr_all_finite_f64(const double *x, ptrdiff_t n);

@@ -1,4 +1,4 @@
-"""The BLAS behind the kernels (scipy-openblas32, the OpenBLAS build numpy and scipy ship) and its threads.
+"""The BLAS behind the kernels (scipy-openblas32, the OpenBLAS build numpy and scipy ship) and fastrnn's threads.
 
 The library is loaded by absolute path before the extension imports, so the extension's dependency resolves
 wherever pip put scipy_openblas32 (the extension's rpath covers the normal site-packages layout too).
@@ -24,19 +24,28 @@ _load_openblas()
 
 from . import _kernels  # noqa: E402  (needs the library loaded above)
 
+_kernels.init_threads()
+
 
 def set_num_threads(n):
-    """Set the number of BLAS threads used by fastrnn's large products (input projections, big batches)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
-    _kernels.set_blas_threads(n)
+    """Set the number of threads fastrnn uses (default: the number of CPUs).
+
+    fastrnn splits its large products and the per-step recurrent products of wide layers across its own
+    worker pool; OpenBLAS runs single-threaded inside it. set_num_threads(1) keeps everything on the caller's
+    thread.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int; got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got {n}")
+    _kernels.set_num_threads(n)
 
 
 def get_num_threads():
-    """The number of BLAS threads fastrnn uses."""
-    return _kernels.blas_info()[1]
+    """The number of threads fastrnn may use."""
+    return _kernels.get_num_threads()
 
 
 def blas_config():
     """The BLAS build string, e.g. 'OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'."""
-    return _kernels.blas_info()[0]
+    return _kernels.blas_config()

@@ -55,22 +55,21 @@ cdef extern from "fastrnn.h" nogil:
                                const double *Wp, int accumulate, double *C, Py_ssize_t ldc,
                                Py_ssize_t panel_begin, Py_ssize_t panel_end)
 
+    void fr_gemm_f32(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
+                     Py_ssize_t lda, const float *Bm, Py_ssize_t ldb, float beta, float *C, Py_ssize_t ldc)
+    void fr_gemm_f64(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
+                     Py_ssize_t lda, const double *Bm, Py_ssize_t ldb, double beta, double *C, Py_ssize_t ldc)
+    void fr_packed_gemm_nt_parallel_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
+                                        const float *Wp, int accumulate, float *C, Py_ssize_t ldc)
+    void fr_packed_gemm_nt_parallel_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
+                                        Py_ssize_t lda, const double *Wp, int accumulate, double *C,
+                                        Py_ssize_t ldc)
+    void fr_set_max_threads(int n)
+    int fr_max_threads()
+
     int fr_all_finite_f32(const float *x, Py_ssize_t n)
     int fr_all_finite_f64(const double *x, Py_ssize_t n)
 
 cdef extern from "cblas.h" nogil:
-    ctypedef int blasint
-    enum CBLAS_ORDER:
-        CblasRowMajor
-    enum CBLAS_TRANSPOSE:
-        CblasNoTrans
-        CblasTrans
-    void scipy_cblas_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint M, blasint N,
-                           blasint K, float alpha, const float *A, blasint lda, const float *B, blasint ldb,
-                           float beta, float *C, blasint ldc)
-    void scipy_cblas_dgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint M, blasint N,
-                           blasint K, double alpha, const double *A, blasint lda, const double *B, blasint ldb,
-                           double beta, double *C, blasint ldc)
     void scipy_openblas_set_num_threads(int num_threads)
-    int scipy_openblas_get_num_threads()
     char *scipy_openblas_get_config()

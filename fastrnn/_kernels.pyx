@@ -88,15 +88,12 @@ cdef class Cell:
 cdef inline void gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A,
                       Py_ssize_t lda, const floating *Bm, Py_ssize_t ldb, floating beta, floating *C,
                       Py_ssize_t ldc) noexcept nogil:
-    """Row-major C[M, N] (row stride ldc) = op(A) op(Bm) + beta C, op = transpose when trans_* is set."""
-    cdef CBLAS_TRANSPOSE ta = CblasTrans if trans_a else CblasNoTrans
-    cdef CBLAS_TRANSPOSE tb = CblasTrans if trans_b else CblasNoTrans
+    """Row-major C[M, N] (row stride ldc) = op(A) op(Bm) + beta C, op = transpose when trans_* is set; split
+    across fastrnn's threads when large enough (csrc/parallel_gemm.inc)."""
     if floating is float:
-        scipy_cblas_sgemm(CblasRowMajor, ta, tb, <blasint>M, <blasint>N, <blasint>K, 1.0, A, <blasint>lda, Bm,
-                          <blasint>ldb, beta, C, <blasint>ldc)
+        fr_gemm_f32(trans_a, trans_b, M, N, K, A, lda, Bm, ldb, beta, C, ldc)
     else:
-        scipy_cblas_dgemm(CblasRowMajor, ta, tb, <blasint>M, <blasint>N, <blasint>K, 1.0, A, <blasint>lda, Bm,
-                          <blasint>ldb, beta, C, <blasint>ldc)
+        fr_gemm_f64(trans_a, trans_b, M, N, K, A, lda, Bm, ldb, beta, C, ldc)
 
 
 cdef inline void gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A, Py_ssize_t lda,
@@ -152,11 +149,9 @@ cdef inline void packed_product(const void *packed, Py_ssize_t M, Py_ssize_t N, 
     if M == 0:
         return
     if floating is float:
-        fr_packed_gemm_nt_f32(M, N, K, A, lda, <const float *>packed, beta != 0, C, ldc, 0,
-                              fr_packed_panels_f32(N))
+        fr_packed_gemm_nt_parallel_f32(M, N, K, A, lda, <const float *>packed, beta != 0, C, ldc)
     else:
-        fr_packed_gemm_nt_f64(M, N, K, A, lda, <const double *>packed, beta != 0, C, ldc, 0,
-                              fr_packed_panels_f64(N))
+        fr_packed_gemm_nt_parallel_f64(M, N, K, A, lda, <const double *>packed, beta != 0, C, ldc)
 
 
 cdef void cell_step(const CellPtrs *p, const Packed *pk, floating *gates, Py_ssize_t bs, floating *h,
@@ -523,10 +518,20 @@ def all_finite(cnp.ndarray a):
     return ok == 1
 
 
-def blas_info():
-    """(config string, thread count) of the BLAS the kernels call."""
-    return scipy_openblas_get_config().decode(), scipy_openblas_get_num_threads()
+def blas_config():
+    """The configuration string of the OpenBLAS the kernels call."""
+    return scipy_openblas_get_config().decode()
 
 
-def set_blas_threads(int n):
-    scipy_openblas_set_num_threads(n)
+def init_threads():
+    """OpenBLAS runs single-threaded inside fastrnn's own pool (csrc/pool.c), which owns the threads."""
+    scipy_openblas_set_num_threads(1)
+
+
+def set_num_threads(int n):
+    """Cap the threads of fastrnn's pool (BLAS parts and packed products are split across them)."""
+    fr_set_max_threads(n)
+
+
+def get_num_threads():
+    return fr_max_threads()

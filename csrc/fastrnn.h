@@ -84,9 +84,9 @@ FR_DECLARE_PACKED(double, f64)
 
 #undef FR_DECLARE_PACKED
 
-/* The worker pool (pool.c): fr_parallel_run calls fn(ctx, i, n) for i in [0, n) on up to n threads (i = 0 on
- * the caller) and returns when all are done; it runs fn(ctx, 0, 1) alone when the pool is busy with another
- * call or n <= 1. fr_set_max_threads caps n (default: the online CPUs). */
+/* The worker pool (pool.c): fr_parallel_run calls fn(ctx, i, n) once for every part i in [0, n), on the caller
+ * and idle workers (n is capped by fr_set_max_threads, default the online CPUs), and returns when all are done;
+ * when the pool is busy with another call, the caller runs all parts itself. */
 typedef void (*fr_task_fn)(void *ctx, int index, int count);
 void fr_parallel_run(int n, fr_task_fn fn, void *ctx);
 void fr_set_max_threads(int n);

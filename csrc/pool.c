@@ -1,20 +1,23 @@
-/* fastrnn's worker pool: runs fn(ctx, i, n) for i in [0, n), i = 0 on the calling thread.
+/* fastrnn's worker pool: runs fn(ctx, i, n) for every part i in [0, n), on the caller and idle workers.
  *
+ * Parts are claimed, not assigned: the caller and each awake worker take the next unclaimed part, so when
+ * another process holds a core and a worker is slow to wake, the caller simply does that part itself.
  * Hand-offs happen every time step (tens of microseconds apart), so idle workers spin for a short while
- * (FR_SPIN_NS) and then block on a condition variable: they never busy-wait for long, which matters when
- * another process holds the other core. One call at a time owns the pool; a concurrent caller (another Python
- * thread) runs its work on its own thread instead of waiting. Workers start on first use, never at import,
- * and a forked child starts its own.
+ * (FR_SPIN_NS) and then block on a condition variable; they never busy-wait for long. One call at a time owns
+ * the pool; a concurrent caller (another Python thread) runs all its parts itself. Workers start on first use,
+ * never at import, and a forked child starts its own.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fastrnn.h"
 
-#define FR_MAX_WORKERS 63
+#define FR_MAX_THREADS 64
 #define FR_SPIN_NS 50000
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -28,16 +31,15 @@ static struct {
     pthread_mutex_t lock;            /* guards sleeping workers' wake-up */
     pthread_cond_t wake;
     pthread_mutex_t owner;           /* held by the call that uses the pool */
-    atomic_uint generation;          /* bumped once per task */
-    atomic_int pending;              /* workers still running the current task */
+    _Atomic uint64_t work;           /* task generation << 32 | next unclaimed part */
+    atomic_int done;                 /* parts finished of the current task */
     atomic_int sleepers;             /* workers blocked on `wake` */
-    int started;                     /* workers running (in process `pid`) */
+    int workers;                     /* workers running (in process `pid`) */
     pid_t pid;
     int max_threads;                 /* 0: not set, use the number of online CPUs */
-    unsigned start_generation[FR_MAX_WORKERS + 1];
     fr_task_fn fn;
     void *ctx;
-    int count;
+    int parts;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .owner = PTHREAD_MUTEX_INITIALIZER};
 
 static long long now_ns(void)
@@ -47,19 +49,39 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static unsigned wait_for_task(unsigned seen)
+static uint32_t generation(void) { return (uint32_t)(atomic_load(&pool.work) >> 32); }
+
+/* The next part of task `gen`, or -1 when that task has none left (or is over). */
+static int claim(uint32_t gen)
+{
+    uint64_t w = atomic_load(&pool.work);
+    while ((uint32_t)(w >> 32) == gen && (int)(uint32_t)w < pool.parts) {
+        if (atomic_compare_exchange_weak(&pool.work, &w, w + 1)) return (int)(uint32_t)w;
+    }
+    return -1;
+}
+
+static void run_parts(uint32_t gen)
+{
+    for (int part; (part = claim(gen)) >= 0;) {
+        pool.fn(pool.ctx, part, pool.parts);
+        atomic_fetch_add(&pool.done, 1);
+    }
+}
+
+static uint32_t wait_for_task(uint32_t seen)
 {
     const long long deadline = now_ns() + FR_SPIN_NS;
     for (int spins = 0;; spins++) {
-        const unsigned gen = atomic_load(&pool.generation);
+        const uint32_t gen = generation();
         if (gen != seen) return gen;
         if ((spins & 63) == 63 && now_ns() > deadline) break;
         FR_PAUSE();
     }
     pthread_mutex_lock(&pool.lock);
     atomic_fetch_add(&pool.sleepers, 1);
-    unsigned gen;
-    while ((gen = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+    uint32_t gen;
+    while ((gen = generation()) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
     atomic_fetch_sub(&pool.sleepers, 1);
     pthread_mutex_unlock(&pool.lock);
     return gen;
@@ -67,12 +89,10 @@ static unsigned wait_for_task(unsigned seen)
 
 static void *worker_main(void *arg)
 {
-    const int index = (int)(ptrdiff_t)arg;
-    unsigned seen = pool.start_generation[index];   /* the task generation before this worker existed */
+    uint32_t seen = (uint32_t)(uintptr_t)arg;   /* the generation when this worker was started */
     for (;;) {
         seen = wait_for_task(seen);
-        if (index < pool.count) pool.fn(pool.ctx, index, pool.count);
-        atomic_fetch_sub(&pool.pending, 1);
+        run_parts(seen);
     }
     return NULL;
 }
@@ -81,61 +101,56 @@ int fr_max_threads(void)
 {
     if (pool.max_threads > 0) return pool.max_threads;
     const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus < 1 ? 1 : cpus > FR_MAX_WORKERS + 1 ? FR_MAX_WORKERS + 1 : (int)cpus;
+    return cpus < 1 ? 1 : cpus > FR_MAX_THREADS ? FR_MAX_THREADS : (int)cpus;
 }
 
 void fr_set_max_threads(int n)
 {
-    pool.max_threads = n < 1 ? 1 : n > FR_MAX_WORKERS + 1 ? FR_MAX_WORKERS + 1 : n;
+    pool.max_threads = n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : n;
 }
 
-/* Starts workers up to n - 1 (caller holds `owner`); returns how many threads can take part. */
-static int ensure_workers(int n)
+/* Starts workers until n - 1 run (the caller holds `owner`). */
+static void ensure_workers(int n)
 {
     if (pool.pid != getpid()) {   /* first use, or a forked child: the parent's workers do not exist here */
         pool.pid = getpid();
-        pool.started = 0;
+        pool.workers = 0;
     }
-    while (pool.started < n - 1) {
+    while (pool.workers < n - 1) {
         pthread_t thread;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pool.start_generation[pool.started + 1] = atomic_load(&pool.generation);
-        const int failed = pthread_create(&thread, &attr, worker_main, (void *)(ptrdiff_t)(pool.started + 1));
+        const int failed = pthread_create(&thread, &attr, worker_main, (void *)(uintptr_t)generation());
         pthread_attr_destroy(&attr);
-        if (failed) break;
-        pool.started++;
+        if (failed) return;
+        pool.workers++;
     }
-    return pool.started + 1 < n ? pool.started + 1 : n;
 }
 
 void fr_parallel_run(int n, fr_task_fn fn, void *ctx)
 {
     if (n > fr_max_threads()) n = fr_max_threads();
-    if (n <= 1 || pthread_mutex_trylock(&pool.owner) != 0) {
-        fn(ctx, 0, 1);
+    if (n < 1) n = 1;
+    if (n == 1 || pthread_mutex_trylock(&pool.owner) != 0) {
+        for (int part = 0; part < n; part++) fn(ctx, part, n);
         return;
     }
-    n = ensure_workers(n);
-    if (n <= 1) {
-        pthread_mutex_unlock(&pool.owner);
-        fn(ctx, 0, 1);
-        return;
-    }
+    ensure_workers(n);
     pool.fn = fn;
     pool.ctx = ctx;
-    pool.count = n;
-    atomic_store(&pool.pending, pool.started);
-    atomic_fetch_add(&pool.generation, 1);
+    pool.parts = n;
+    atomic_store(&pool.done, 0);
+    const uint32_t gen = generation() + 1;
+    atomic_store(&pool.work, (uint64_t)gen << 32);
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
-    fn(ctx, 0, n);
-    for (int spins = 0; atomic_load(&pool.pending) > 0; spins++) {
-        if ((spins & 1023) == 1023) sched_yield();   /* a worker descheduled by another process: let it run */
+    run_parts(gen);
+    for (int spins = 0; atomic_load(&pool.done) < n; spins++) {   /* parts a worker claimed and still runs */
+        if ((spins & 1023) == 1023) sched_yield();
         FR_PAUSE();
     }
     pthread_mutex_unlock(&pool.owner);

@@ -36,7 +36,7 @@ static struct {
     atomic_int sleepers;             /* workers blocked on `wake` */
     int workers;                     /* workers running (in process `pid`) */
     pid_t pid;
-    int max_threads;                 /* 0: not set, use the number of online CPUs */
+    int max_threads;                 /* 0: not known yet (then the number of online CPUs) */
     fr_task_fn fn;
     void *ctx;
     int parts;
@@ -99,9 +99,11 @@ static void *worker_main(void *arg)
 
 int fr_max_threads(void)
 {
-    if (pool.max_threads > 0) return pool.max_threads;
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus < 1 ? 1 : cpus > FR_MAX_THREADS ? FR_MAX_THREADS : (int)cpus;
+    if (pool.max_threads == 0) {   /* sysconf reads /sys: once, not per call */
+        const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        pool.max_threads = cpus < 1 ? 1 : cpus > FR_MAX_THREADS ? FR_MAX_THREADS : (int)cpus;
+    }
+    return pool.max_threads;
 }
 
 void fr_set_max_threads(int n)

@@ -402,6 +402,17 @@ class _RecurrentLayer:
             runner = runners[batch] = _kernels.StepRunner(self._cells, batch)
         return runner
 
+    def __getstate__(self):
+        """Pickle support: configuration, parameters, gradients and RNG; kernels' views are rebuilt on load."""
+        state = dict(self.__dict__)
+        del state["_cells"], state["_local"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._cells = self._build_cells()
+        self._local = threading.local()
+
     def __repr__(self):
         extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in self._repr_options()
                         if getattr(self, name) != default)

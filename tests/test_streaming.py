@@ -94,3 +94,12 @@ def test_step_fast_path_still_rejects_bad_state_values(rng):
         layer.step(np.full_like(x, np.inf), (h, c))
     with pytest.raises(TypeError, match=r"hx of an LSTM must be None or a tuple \(h0, c0\)"):
         layer.step(x, h)
+
+
+def test_layers_pickle_with_weights_and_state(rng):
+    import pickle
+    layer = fastrnn.GRU(4, 6, num_layers=2, bidirectional=True, merge_mode="sum", seed=3)
+    x = rng.standard_normal((5, 2, 4)).astype(np.float32)
+    clone = pickle.loads(pickle.dumps(layer))
+    np.testing.assert_array_equal(clone(x)[0], layer(x)[0])
+    assert repr(clone) == repr(layer)

@@ -50,3 +50,42 @@ def test_concurrent_streaming_steps(rng):
             assert_close(y, expected[k][t], RTOL[np.float32])
 
     run_concurrently(work)
+
+
+def test_thread_count_setting_changes_nothing_but_speed(rng):
+    layer = fastrnn.LSTM(64, 128, seed=0)
+    x = rng.standard_normal((20, 8, 64)).astype(np.float32)
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        assert fastrnn.get_num_threads() == 1
+        single, _ = layer(x)
+        fastrnn.set_num_threads(2)
+        double, _ = layer(x)
+    finally:
+        fastrnn.set_num_threads(before)
+    assert_close(double, single, RTOL[np.float32])
+
+
+def test_set_num_threads_validates():
+    import pytest
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        fastrnn.set_num_threads(0)
+    with pytest.raises(TypeError, match="n must be an int"):
+        fastrnn.set_num_threads(1.5)
+
+
+def test_pool_works_in_a_forked_child(rng):
+    """The parent's workers do not exist in a fork: the child must start its own (or run alone), not hang."""
+    import multiprocessing
+    layer = fastrnn.LSTM(64, 256, seed=0)
+    x = rng.standard_normal((30, 16, 64)).astype(np.float32)
+    expected, _ = layer(x)                       # the parent's pool is up
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        got = pool.apply_async(_run_layer, (layer, x)).get(timeout=60)
+    assert_close(got, expected, RTOL[np.float32])
+
+
+def _run_layer(layer, x):
+    return layer(x)[0]

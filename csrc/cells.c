@@ -1,5 +1,5 @@
 /* Instantiates every template (the cells rnn_cell.inc, lstm_cell.inc, gru_cell.inc, and the products
- * packed_gemm.inc, parallel_gemm.inc) for float and double.
+ * packed_gemm.inc, parallel_gemm.inc, small_gemm.inc) for float and double.
  * Inside a template: REAL is the element type, FR_FN(name) appends the type suffix, SIGMOID/TANH/RELU are the
  * activations of that type (activations.h), FR_BLAS_GEMM the CBLAS gemm of that type. */
 #include <string.h>
@@ -20,6 +20,7 @@
 #include "gru_cell.inc"
 #include "packed_gemm.inc"
 #include "parallel_gemm.inc"
+#include "small_gemm.inc"
 #undef REAL
 #undef FR_FN
 #undef SIGMOID
@@ -38,3 +39,4 @@
 #include "gru_cell.inc"
 #include "packed_gemm.inc"
 #include "parallel_gemm.inc"
+#include "small_gemm.inc"

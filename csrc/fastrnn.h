@@ -106,6 +106,25 @@ FR_DECLARE_PARALLEL(double, f64)
 
 #undef FR_DECLARE_PARALLEL
 
+/* The per-step recurrent product for small batches straight from torch's layout, W not packed (small_gemm.inc):
+ * C [M, N] (row stride ldc) = A [M, K] (row stride lda) W [N, K]^T (row stride ldw), or C += that when
+ * accumulate != 0. A, W IN; C OUT (INOUT when accumulating), not overlapping A or W. Made for M up to about 8.
+ * _mt splits N across up to nthreads threads of the pool (capped by fr_set_max_threads); _auto, for the time
+ * loops, uses all of them when W has at least 1 MiB, else one. */
+#define FR_DECLARE_SMALL_GEMM(REAL, SFX)                                                                         \
+    void fr_small_gemm_nt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,             \
+                                const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc);           \
+    void fr_small_gemm_nt_mt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,          \
+                                   const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc,         \
+                                   int nthreads);                                                                \
+    void fr_small_gemm_nt_auto_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,        \
+                                     const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc);
+
+FR_DECLARE_SMALL_GEMM(float, f32)
+FR_DECLARE_SMALL_GEMM(double, f64)
+
+#undef FR_DECLARE_SMALL_GEMM
+
 /* 1 when all n values of x [n] are finite (no NaN, no infinity), else 0. */
 int fr_all_finite_f32(const float *x, ptrdiff_t n);
 int fr_all_finite_f64(const double *x, ptrdiff_t n);

@@ -5,7 +5,8 @@
  * Hand-offs happen every time step (tens of microseconds apart), so idle workers spin for a short while
  * (FR_SPIN_NS) and then block on a condition variable; they never busy-wait for long. One call at a time owns
  * the pool; a concurrent caller (another Python thread) runs all its parts itself. Workers start on first use,
- * never at import, and a forked child starts its own.
+ * never at import. fork() waits for a running call to finish and the child starts with a fresh pool (its own
+ * workers, unlocked locks).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -111,10 +112,40 @@ void fr_set_max_threads(int n)
     pool.max_threads = n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : n;
 }
 
+static void before_fork(void)
+{
+    pthread_mutex_lock(&pool.owner);
+    pthread_mutex_lock(&pool.lock);
+}
+
+static void after_fork_in_parent(void)
+{
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.owner);
+}
+
+static void after_fork_in_child(void)
+{
+    /* Only the forking thread exists here: no workers, nobody asleep, nobody holding a lock. */
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_mutex_init(&pool.owner, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    atomic_store(&pool.sleepers, 0);
+    pool.workers = 0;
+    pool.pid = getpid();
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+}
+
 /* Starts workers until n - 1 run (the caller holds `owner`). */
 static void ensure_workers(int n)
 {
-    if (pool.pid != getpid()) {   /* first use, or a forked child: the parent's workers do not exist here */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork_handlers);
+    if (pool.pid != getpid()) {   /* first use (a forked child resets pid itself) */
         pool.pid = getpid();
         pool.workers = 0;
     }

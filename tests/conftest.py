@@ -22,13 +22,17 @@ TORCH_CELLS = {
 
 
 def require_torch():
-    """The torch module; skips where torch is absent, but fails when FASTRNN_REQUIRE_TORCH=1 (CI)."""
+    """The torch module; skips where torch is absent, but fails when FASTRNN_REQUIRE_TORCH=1 (CI).
+
+    torch runs on one thread in tests: its thread hand-offs make tiny problems 30x slower on a shared machine.
+    """
     try:
         import torch
     except ImportError:
         if os.environ.get("FASTRNN_REQUIRE_TORCH") == "1":
             pytest.fail("torch is required here (FASTRNN_REQUIRE_TORCH=1): pip install torch==2.13.0")
         pytest.skip("torch not installed")
+    torch.set_num_threads(1)
     return torch
 
 

@@ -1,0 +1,30 @@
+"""fastrnn, naive NumPy, torch CPU and ONNX Runtime side by side, one group per config of fastrnn.benchmark.GRID.
+
+    pytest bench --benchmark-enable --benchmark-only    time them (pyproject's addopts disable benchmarks)
+    pytest bench                                        run each callable once and check its result (CI)
+
+Inputs and the callables are built outside the timed call; each result is checked against naive NumPy after
+timing. torch and ONNX Runtime are skipped where they are not installed (or the ONNX export fails).
+The same grid and runners make the `python -m fastrnn bench` report (fastrnn/benchmark.py).
+"""
+import pytest
+
+from fastrnn import benchmark as grid
+
+
+@pytest.fixture(scope="session")
+def environment():
+    """BLAS libraries and thread counts, recorded in every benchmark's extra_info."""
+    return grid.environment_info()
+
+
+@pytest.mark.parametrize("contender", grid.CONTENDERS)
+@pytest.mark.parametrize("config", grid.GRID, ids=lambda config: config.name)
+def test_forward(benchmark, config, contender, environment):
+    run = grid.runner(contender, config)
+    if run is None:
+        pytest.skip(f"{contender} is not installed or cannot run {config.name}")
+    benchmark.group = config.name
+    benchmark.extra_info.update(environment)
+    result = benchmark(run)
+    grid.check_result(config, contender, result)

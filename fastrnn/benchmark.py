@@ -1,0 +1,400 @@
+"""The benchmark grid: fastrnn against naive NumPy, torch CPU and ONNX Runtime, float32, one process.
+
+    python -m fastrnn bench [--repeat N] [--configs NAME ...] [--chart PATH] [--threads N]
+
+Contenders, all computing the same layer with the same weights (those of `fastrnn.LSTM/GRU(..., seed=0)`):
+  fastrnn  layer(x), or layer.step(x_t, state) for the streaming config
+  numpy    fastrnn.reference: the textbook loop over time steps with per-step matmuls (naive NumPy)
+  torch    torch.nn.LSTM/GRU under torch.inference_mode(), default threads (only where torch is installed)
+  ort      that torch module exported to ONNX once, run by ONNX Runtime (only where onnxruntime is installed;
+           n/a where the export fails, e.g. without the onnx package)
+Each repeat times every contender once, in turn (round robin), with an inner loop sized to about
+TARGET_SECONDS; the report gives medians, the time ratios to fastrnn, the BLAS and thread settings, and checks
+that every contender's output agrees with naive NumPy within TOLERANCE. With matplotlib installed it also draws
+the ratios as a bar chart (PNG).
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, make OpenBLAS pick slower kernels; the benchmark measures
+BLAS at full speed, so `main` then re-executes itself once without them (the environment variable
+FASTRNN_BENCH_REEXECUTED marks the second run). The test suites never do this.
+
+The same grid and runners serve the pytest-benchmark suite in bench/.
+"""
+import argparse
+import dataclasses
+import functools
+import importlib.util
+import io
+import math
+import os
+import re
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from . import reference
+
+CONTENDERS = ("fastrnn", "numpy", "torch", "ort")
+RATIOS = ("torch", "numpy", "ort")   # reported as their time / fastrnn's time
+TARGET_SECONDS = 0.075      # one timed sample: an inner loop of about this long
+TOLERANCE = 1e-3            # max |out - naive NumPy out| <= TOLERANCE * max(1, max |naive NumPy out|)
+REEXEC_MARKER = "FASTRNN_BENCH_REEXECUTED"
+SLOW_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One benchmark problem: float32, zero initial state for whole sequences."""
+
+    name: str
+    mode: str               # "LSTM" or "GRU"
+    batch: int              # B
+    steps: int              # T (1 for streaming)
+    input_size: int         # I
+    hidden_size: int        # H
+    num_layers: int = 1
+    bidirectional: bool = False
+    streaming: bool = False  # time one step(x_t, state) call from a random LSTM state instead of a sequence
+
+
+GRID = (
+    Config("lstm_step_B1_H64", "LSTM", 1, 1, 64, 64, streaming=True),
+    Config("lstm_B1_T100_H128", "LSTM", 1, 100, 128, 128),
+    Config("gru_B1_T100_H128", "GRU", 1, 100, 128, 128),
+    Config("lstm_B1_T200_H512", "LSTM", 1, 200, 512, 512),
+    Config("lstm_B16_T50_H256", "LSTM", 16, 50, 256, 256),
+    Config("lstm_B64_T100_H512", "LSTM", 64, 100, 512, 512),
+    Config("gru_B64_T100_H512", "GRU", 64, 100, 512, 512),
+    Config("bilstm2_B32_T100_I128_H256", "LSTM", 32, 100, 128, 256, num_layers=2, bidirectional=True),
+)
+CONFIGS = {config.name: config for config in GRID}
+
+
+# ------------------------------------------------------------------------------------------ problems
+@functools.lru_cache(maxsize=None)
+def make_case(config):
+    """(layer, x, hx) of a config: the fastrnn layer (seed 0), x (T, B, I), and hx = (h0, c0) each (1, B, H)
+    for streaming (random, so the step starts mid-sequence), else None (zeros)."""
+    import fastrnn
+    layer = getattr(fastrnn, config.mode)(config.input_size, config.hidden_size, config.num_layers,
+                                          bidirectional=config.bidirectional, seed=0)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((config.steps, config.batch, config.input_size), dtype=np.float32)
+    hx = None
+    if config.streaming:
+        hx = tuple(0.5 * rng.standard_normal((1, config.batch, config.hidden_size), dtype=np.float32)
+                   for _ in range(2))
+    return layer, x, hx
+
+
+@functools.lru_cache(maxsize=None)
+def expected_output(config):
+    """Naive NumPy's output for the config: y_t (B, H) for streaming, else out (T, B, D*H)."""
+    return numpy_runner(config)()
+
+
+def max_error(config, result):
+    """max |result - naive NumPy| / max(1, max |naive NumPy|), the quantity TOLERANCE bounds."""
+    expected = expected_output(config)
+    result = np.asarray(result)
+    if result.shape != expected.shape:
+        return math.inf
+    return float(np.abs(result - expected).max() / max(1.0, float(np.abs(expected).max())))
+
+
+def check_result(config, contender, result):
+    """Raise AssertionError unless the contender's result agrees with naive NumPy within TOLERANCE."""
+    error = max_error(config, result)
+    assert error <= TOLERANCE, f"{config.name}: {contender} differs from naive NumPy by {error:.3g} (relative)"
+
+
+# ---------------------------------------------------------------------------------------------- runners
+# Each *_runner(config, threads) returns a callable of no arguments giving the output (as expected_output's),
+# or None where that contender is not installed or cannot run the config.
+def fastrnn_runner(config, threads=None):
+    layer, x, hx = make_case(config)
+    if config.streaming:
+        x_t = x[0]                                                          # (B, I)
+        return lambda: layer.step(x_t, hx)[0]
+    return lambda: layer(x)[0]
+
+
+def numpy_runner(config, threads=None):
+    layer, x, hx = make_case(config)
+    weights = layer.state_dict()
+    if config.streaming:
+        w_ih, w_hh, b_ih, b_hh = (weights[name + "_l0"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        x_t, h, c = x[0], hx[0][0], hx[1][0]                                # (B, I), (B, H), (B, H)
+        return lambda: reference.lstm_cell(x_t, h, c, w_ih, w_hh, b_ih, b_hh)[0]
+    return lambda: reference.rnn_forward(config.mode, x, weights, hidden_size=config.hidden_size,
+                                         num_layers=config.num_layers, bidirectional=config.bidirectional)[0]
+
+
+def torch_runner(config, threads=None):
+    if not _installed("torch"):
+        return None
+    import torch
+    module = torch_module(config)
+    _, x, hx = make_case(config)
+    tx = torch.from_numpy(x)
+    thx = None if hx is None else tuple(map(torch.from_numpy, hx))
+
+    def run():
+        with torch.inference_mode():
+            return module(tx, thx)[0].numpy()
+    return _first_step(run) if config.streaming else run
+
+
+def ort_runner(config, threads=None):
+    if not _installed("onnxruntime") or onnx_model(config) is None:
+        return None
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or 0                             # 0: ORT's default
+    session = onnxruntime.InferenceSession(onnx_model(config), options, providers=["CPUExecutionProvider"])
+    _, x, hx = make_case(config)
+    feed = {"x": x} if hx is None else {"x": x, "h0": hx[0], "c0": hx[1]}
+
+    def run():
+        return session.run(["out"], feed)[0]
+    return _first_step(run) if config.streaming else run
+
+
+def runner(contender, config, threads=None):
+    """The timed callable of a contender for a config, or None where it cannot run."""
+    return _RUNNERS[contender](config, threads)
+
+
+_RUNNERS = {"fastrnn": fastrnn_runner, "numpy": numpy_runner, "torch": torch_runner, "ort": ort_runner}
+
+
+def _first_step(run):
+    """A sequence runner of one step (out (1, B, H)) as a step runner (y_t (B, H))."""
+    return lambda: run()[0]
+
+
+def _installed(module):
+    return importlib.util.find_spec(module) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def torch_module(config):
+    """torch.nn.LSTM/GRU with the fastrnn layer's weights (via its torch-named state_dict), in eval mode."""
+    import torch
+    layer, _, _ = make_case(config)
+    module = getattr(torch.nn, config.mode)(config.input_size, config.hidden_size, config.num_layers,
+                                            bidirectional=config.bidirectional)
+    module.load_state_dict({name: torch.from_numpy(w) for name, w in layer.state_dict().items()})
+    return module.eval()
+
+
+@functools.lru_cache(maxsize=None)
+def onnx_model(config):
+    """The torch module exported to ONNX (bytes; inputs x, and h0, c0 for streaming; first output out), once
+    per config; None where the export fails."""
+    if not _installed("torch"):
+        return None
+    import torch
+    _, x, hx = make_case(config)
+    args = (torch.from_numpy(x),) if hx is None else (torch.from_numpy(x), tuple(map(torch.from_numpy, hx)))
+    names = ["x"] if hx is None else ["x", "h0", "c0"]
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(torch_module(config), args, buffer, input_names=names, output_names=["out"],
+                              dynamo=False)
+    except Exception:   # any exporter failure (missing onnx package, unsupported op) means "n/a"
+        return None
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------- timing
+def time_call(fn, number):
+    """Seconds per call of fn, over an inner loop of `number` calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def calibrate(fn):
+    """The inner-loop size giving samples of about TARGET_SECONDS (after one warm-up call)."""
+    fn()
+    number = 1
+    while (elapsed := number * time_call(fn, number)) < TARGET_SECONDS / 5:
+        number *= 10
+    return max(1, round(number * TARGET_SECONDS / elapsed))
+
+
+def measure(runners, repeat):
+    """{contender: median seconds per call}: each of `repeat` rounds times every contender once, in turn."""
+    numbers = {name: calibrate(fn) for name, fn in runners.items()}
+    samples = {name: [] for name in runners}
+    for _ in range(repeat):
+        for name, fn in runners.items():
+            samples[name].append(time_call(fn, numbers[name]))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+# ---------------------------------------------------------------------------------------------- report
+def environment_info():
+    """BLAS libraries and thread counts of the contenders (the report's header, pytest-benchmark's extra_info)."""
+    import fastrnn
+    from fastrnn._blas import blas_config
+    info = {"cpus": os.cpu_count(), "fastrnn_threads": fastrnn.get_num_threads(), "fastrnn_blas": blas_config(),
+            "numpy_blas": _numpy_blas(),
+            "numpy_threads": os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default"),
+            "load_average_1min": round(os.getloadavg()[0], 2)}   # other processes on the cores skew timings
+    if _installed("torch"):
+        import torch
+        blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+        info["torch_blas"] = f"{blas.group(1) if blas else 'unknown'} ({torch.backends.cpu.get_cpu_capability()})"
+        info["torch_threads"] = torch.get_num_threads()
+    if _installed("onnxruntime"):
+        import onnxruntime
+        info["onnxruntime"] = f"{onnxruntime.__version__} (MLAS)"
+    return info
+
+
+def _numpy_blas():
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except (TypeError, KeyError):   # numpy < 1.26 has no mode="dicts"
+        return "unknown"
+    return f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
+
+
+def format_seconds(seconds):
+    if seconds is None:
+        return "n/a"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-6:.3g} us"
+
+
+def ratios(times):
+    """{contender: its time / fastrnn's time} for every other contender that ran."""
+    return {name: times[name] / times["fastrnn"] for name in RATIOS if times.get(name) is not None}
+
+
+def format_table(results):
+    """results {config name: {contender: seconds or None}} -> the report table (text)."""
+    header = ["config", *CONTENDERS, *(f"{name}/fastrnn" for name in RATIOS)]
+    rows = []
+    for name, times in results.items():
+        ratio = ratios(times)
+        rows.append([name, *(format_seconds(times.get(c)) for c in CONTENDERS),
+                     *(f"{ratio[c]:.2f}x" if c in ratio else "n/a" for c in RATIOS)])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in [header, *rows]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def draw_chart(results, path):
+    """A grouped bar chart (log scale) of each contender's time over fastrnn's, per config, saved as PNG."""
+    from matplotlib.figure import Figure
+    names = list(results)
+    figure = Figure(figsize=(max(6, 1.3 * len(names)), 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    width = 0.8 / len(RATIOS)
+    for k, contender in enumerate(RATIOS):
+        xs = [i + (k - (len(RATIOS) - 1) / 2) * width for i in range(len(names))]
+        heights = [ratios(results[name]).get(contender, 0) for name in names]
+        axes.bar(xs, heights, width, label=f"{contender} / fastrnn")
+    axes.axhline(1, color="black", linewidth=0.8)
+    axes.set_yscale("log")
+    axes.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    axes.set_ylabel("time / fastrnn time (higher: fastrnn faster)")
+    axes.set_title("fastrnn vs naive NumPy, torch CPU and ONNX Runtime (float32)")
+    axes.legend()
+    figure.savefig(path, dpi=120)
+
+
+def run_config(config, repeat, threads=None):
+    """({contender: median seconds or None}, [mismatch messages]) of one config; results checked after timing."""
+    runners = {name: runner(name, config, threads) for name in CONTENDERS}
+    available = {name: fn for name, fn in runners.items() if fn is not None}
+    times = dict.fromkeys(CONTENDERS)
+    times.update(measure(available, repeat))
+    mismatches = []
+    for name, fn in available.items():
+        try:
+            check_result(config, name, fn())
+        except AssertionError as error:
+            mismatches.append(str(error))
+    return times, mismatches
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=11, help="timed rounds per config (median reported)")
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), metavar="NAME",
+                        help=f"configs to run (default: all): {', '.join(CONFIGS)}")
+    parser.add_argument("--chart", default=None, help="PNG path for the ratio chart (default: fastrnn-bench.png "
+                                                      "when matplotlib is installed)")
+    parser.add_argument("--threads", type=int, default=None, help="threads of fastrnn, torch and ONNX Runtime "
+                                                                  "(default: each library's own)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or (args.threads is not None and args.threads < 1):
+        parser.error("--repeat and --threads must be >= 1")
+    return args
+
+
+def reexec_command(argv, environ):
+    """(executable, args, env) re-running this benchmark on argv without the slow-BLAS variables, or None
+    when environ has none of them or is already the re-executed run."""
+    if environ.get(REEXEC_MARKER) or not any(name in environ for name in SLOW_BLAS_VARIABLES):
+        return None
+    env = {name: value for name, value in environ.items() if name not in SLOW_BLAS_VARIABLES}
+    env[REEXEC_MARKER] = "1"
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # this very fastrnn again
+    code = (f"import sys; sys.path.insert(0, {package_parent!r}); from fastrnn.benchmark import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    return sys.executable, [sys.executable, "-c", code, *argv], env
+
+
+def main(argv=None):
+    """Run the benchmark report (see the module docstring); returns 0, or 1 when results disagree."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    command = reexec_command(argv, os.environ)
+    if command is not None:
+        print(f"fastrnn bench: re-running without {' and '.join(SLOW_BLAS_VARIABLES)} so that BLAS runs at "
+              "full speed", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os.execve(*command)
+    if args.threads is not None:
+        _set_threads(args.threads)
+    for key, value in environment_info().items():
+        print(f"{key}: {value}")
+    results, mismatches = {}, []
+    for name in args.configs:
+        results[name], config_mismatches = run_config(CONFIGS[name], args.repeat, args.threads)
+        mismatches += config_mismatches
+        print(f"  {name}: done", file=sys.stderr, flush=True)
+    print(f"\nmedian time per call over {args.repeat} round-robin rounds (ratios: time / fastrnn time)")
+    print(format_table(results))
+    if not _installed("matplotlib"):
+        print("chart: n/a (pip install matplotlib)")
+    else:
+        chart = args.chart or "fastrnn-bench.png"
+        draw_chart(results, chart)
+        print(f"chart: {chart}")
+    for message in mismatches:
+        print(f"MISMATCH {message}")
+    print(f"results {'DISAGREE' if mismatches else 'agree'}: every contender vs naive NumPy, tolerance {TOLERANCE}")
+    return 1 if mismatches else 0
+
+
+def _set_threads(n):
+    import fastrnn
+    fastrnn.set_num_threads(n)
+    if _installed("torch"):
+        import torch
+        torch.set_num_threads(n)

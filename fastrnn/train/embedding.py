@@ -1,0 +1,67 @@
+"""A lookup table with forward and backward, torch.nn.Embedding's layout: token ids -> vectors.
+
+    y = W[idx]                 idx (...) integers in [0, N), W "weight" (N, E), y (..., E)
+    dW[idx[k]] += dy[k]        for every position k (np.add.at: repeated ids accumulate)
+"""
+import numpy as np
+
+from .. import _validation as v
+from ._module import Module
+
+
+class Embedding(Module):
+    """Rows of `params["weight"]` (num_embeddings, embedding_dim), initialised N(0, 1) as torch.
+
+    padding_idx (optional): that row starts at zero and receives no gradient (padding tokens in a batch).
+    backward ADDS to `grads["weight"]`; the caller clears with zero_grad(). Ids have no gradient.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32, seed=None, rng=None):
+        self.num_embeddings = v.as_positive_int(num_embeddings, "num_embeddings")
+        self.embedding_dim = v.as_positive_int(embedding_dim, "embedding_dim")
+        if padding_idx is not None and not -self.num_embeddings <= padding_idx < self.num_embeddings:
+            raise ValueError(f"padding_idx must lie in [-{self.num_embeddings}, {self.num_embeddings}); "
+                             f"got {padding_idx}")
+        self.padding_idx = None if padding_idx is None else padding_idx % self.num_embeddings
+        self.dtype = v.as_dtype(dtype)
+        rng = np.random.default_rng(seed) if rng is None else rng
+        weight = rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(self.dtype)
+        if self.padding_idx is not None:
+            weight[self.padding_idx] = 0
+        super().__init__({"weight": weight})
+
+    def forward(self, idx):
+        """y (..., E) = weight[idx] for integer ids idx (...)."""
+        return self.params["weight"][self._checked(idx)]
+
+    __call__ = forward
+
+    def forward_train(self, idx):
+        """(y, cache): y as forward(idx); the cache is the ids (...) themselves, not a copy."""
+        idx = self._checked(idx)
+        return self.params["weight"][idx], idx
+
+    def backward(self, cache, dy):
+        """ADDS dL/dW to self.grads["weight"] from dy = dL/dy (..., E); returns None (ids have no gradient)."""
+        idx = cache
+        dy = v.as_float_array(dy, "dy", self.dtype, "(..., E)")
+        v.check_shape(dy, "dy", idx.shape + (self.embedding_dim,), "(..., E)")
+        rows = idx.ravel()                                  # (K,)
+        dy2 = dy.reshape(-1, self.embedding_dim)            # (K, E)
+        if self.padding_idx is not None:
+            keep = rows != self.padding_idx
+            rows, dy2 = rows[keep], dy2[keep]
+        np.add.at(self.grads["weight"], rows, dy2)
+
+    def _checked(self, idx):
+        idx = v.to_numpy(idx, "idx")
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"idx must hold integer ids; got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            raise IndexError(f"idx must lie in [0, {self.num_embeddings}); got values in "
+                             f"[{idx.min()}, {idx.max()}]")
+        return idx
+
+    def __repr__(self):
+        extra = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim}{extra}, dtype=np.{self.dtype})"

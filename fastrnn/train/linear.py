@@ -1,0 +1,70 @@
+"""A fully connected layer with forward and backward, torch.nn.Linear's layout: the head of an RNN model.
+
+    y = x W^T + b        x (..., I), W "weight" (O, I), b "bias" (O,), y (..., O)
+    dx = dy W            dW += dy^T x,  db += sum of dy over all leading axes
+"""
+import numpy as np
+
+from .. import _validation as v
+from ._module import Module
+
+
+class Linear(Module):
+    """y = x W^T + b over the last axis of x; any leading axes (batch, time, ...) pass through.
+
+    Parameters (torch.nn.Linear's names and init): `params["weight"]` (O, I) and `params["bias"]` (O,), both
+    uniform in [-1/sqrt(I), 1/sqrt(I)]. backward ADDS to `grads` (same keys); the caller clears with zero_grad().
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None, rng=None):
+        self.in_features = v.as_positive_int(in_features, "in_features")
+        self.out_features = v.as_positive_int(out_features, "out_features")
+        self.dtype = v.as_dtype(dtype)
+        rng = np.random.default_rng(seed) if rng is None else rng
+        bound = 1.0 / np.sqrt(self.in_features)
+        shapes = {"weight": (self.out_features, self.in_features)}
+        if bias:
+            shapes["bias"] = (self.out_features,)
+        super().__init__({name: rng.uniform(-bound, bound, shape).astype(self.dtype)
+                          for name, shape in shapes.items()})
+
+    def forward(self, x):
+        """y (..., O) from x (..., I)."""
+        return self._affine(self._checked(x, "x", self.in_features, "(..., I)"))
+
+    __call__ = forward
+
+    def forward_train(self, x):
+        """(y, cache): y as forward(x); the cache is x itself (..., I), not a copy: keep x unchanged until backward."""
+        x = self._checked(x, "x", self.in_features, "(..., I)")
+        return self._affine(x), x
+
+    def backward(self, cache, dy):
+        """dx (..., I) from dy = dL/dy (..., O); ADDS dL/dW and dL/db to self.grads."""
+        x = cache
+        dy = self._checked(dy, "dy", self.out_features, "(..., O)")
+        if dy.shape[:-1] != x.shape[:-1]:
+            raise ValueError(f"dy has shape {dy.shape}; expected (..., O) = {x.shape[:-1] + (self.out_features,)}")
+        x2 = x.reshape(-1, self.in_features)        # (N, I), N = product of the leading axes
+        dy2 = dy.reshape(-1, self.out_features)     # (N, O)
+        self.grads["weight"] += dy2.T @ x2          # (O, I)
+        if "bias" in self.grads:
+            self.grads["bias"] += dy2.sum(axis=0)   # (O,)
+        return (dy2 @ self.params["weight"]).reshape(x.shape)
+
+    def _affine(self, x):
+        # One GEMM over all leading axes: (N, I) x (I, O), N = their product (x is C-contiguous: a view).
+        y = (x.reshape(-1, self.in_features) @ self.params["weight"].T).reshape(x.shape[:-1] + (self.out_features,))
+        if "bias" in self.params:
+            y += self.params["bias"]
+        return y
+
+    def _checked(self, arr, name, size, legend):
+        arr = v.as_float_array(arr, name, self.dtype, legend)
+        if arr.ndim == 0 or arr.shape[-1] != size:
+            raise ValueError(f"{name} has shape {arr.shape}; expected {legend} with last axis {size}")
+        return arr
+
+    def __repr__(self):
+        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={'bias' in self.params}, dtype=np.{self.dtype})")

@@ -143,3 +143,23 @@ def as_weight(value, key, shape, dtype):
     if not _kernels.all_finite(arr):
         raise ValueError(f"state dict entry {key!r} contains NaN or infinity")
     return arr
+
+
+def load_into(params, mapping, strict, owner):
+    """Copy a state dict into the arrays of `params` in place (layers' and modules' load_state_dict).
+
+    Every entry is checked (shape, real dtype, finite) before any is copied, so a failed load changes nothing.
+    strict: missing or unexpected keys raise KeyError. Returns (missing_keys, unexpected_keys).
+    """
+    if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
+        raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got {type(mapping).__name__}")
+    missing = [k for k in params if k not in mapping]
+    unexpected = [k for k in mapping.keys() if k not in params]
+    if strict and (missing or unexpected):
+        problems = ([f"missing keys {missing}"] if missing else []) + \
+                   ([f"unexpected keys {unexpected}"] if unexpected else [])
+        raise KeyError(f"state dict does not match {owner!r}: " + "; ".join(problems))
+    loaded = {k: as_weight(mapping[k], k, p.shape, p.dtype) for k, p in params.items() if k in mapping}
+    for key, value in loaded.items():
+        np.copyto(params[key], value)
+    return missing, unexpected

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _kernels
 from . import _validation as v
+from ._module import Module
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 # Up to this batch size the per-step recurrent products use fastrnn's packed kernel (W_hh packed once per call);
@@ -27,7 +28,7 @@ _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 PACKED_MAX_BATCH = 16
 
 
-class _RecurrentLayer:
+class _RecurrentLayer(Module):
     """Shared machinery of RNN, LSTM and GRU; use those classes."""
 
     _mode = None  # "RNN", "LSTM" or "GRU"
@@ -54,10 +55,9 @@ class _RecurrentLayer:
             raise ValueError(f"dropout must lie in [0, 1); got {dropout}")
         self.dropout = float(dropout)
         rng = np.random.default_rng(seed) if rng is None else rng
-        self._params = self._init_params(rng)
+        super().__init__(self._init_params(rng))
         self._dropout_rng = rng
         self._cells = self._build_cells()
-        self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
         self._local = threading.local()
 
     # ----------------------------------------------------------------------------------------------- config
@@ -106,7 +106,7 @@ class _RecurrentLayer:
 
     def _build_cells(self):
         """One _kernels.Cell per (layer, direction), in the order of h_n's first axis."""
-        p = self._params
+        p = self.params
         cells = []
         for layer in range(self.num_layers):
             for sfx in self._suffixes(layer):
@@ -116,34 +116,6 @@ class _RecurrentLayer:
         return cells
 
     # ------------------------------------------------------------------------------------------- parameters
-    @property
-    def params(self):
-        """The live parameter arrays {torch name: array}; update them in place (e.g. an optimizer)."""
-        return self._params
-
-    def state_dict(self):
-        """A copy of the parameters as {torch name: NumPy array}."""
-        return {name: value.copy() for name, value in self._params.items()}
-
-    def load_state_dict(self, mapping, strict=True):
-        """Copy parameters from a mapping of torch names to array-likes (NumPy arrays, torch tensors).
-
-        Shapes must match exactly; values must be finite. strict=True also refuses missing and unexpected keys
-        (strict=False loads what is there and leaves the rest). Returns (missing_keys, unexpected_keys).
-        """
-        if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
-            raise TypeError(f"state_dict must be a mapping of parameter names to arrays; "
-                            f"got {type(mapping).__name__}")
-        shapes = self._param_shapes()
-        missing = [k for k in shapes if k not in mapping]
-        unexpected = [k for k in mapping.keys() if k not in shapes]
-        if strict and (missing or unexpected):
-            raise KeyError(_key_error_text(missing, unexpected, self))
-        loaded = {k: v.as_weight(mapping[k], k, shape, self.dtype) for k, shape in shapes.items() if k in mapping}
-        for key, value in loaded.items():
-            np.copyto(self._params[key], value)
-        return missing, unexpected
-
     @classmethod
     def from_torch(cls, module):
         """A layer with the configuration and weights of a live torch.nn.{RNN, LSTM, GRU} (or its Cell)."""
@@ -325,11 +297,6 @@ class _RecurrentLayer:
             d_out = np.ascontiguousarray(d_out.transpose(1, 0, 2))
         return d_out, (dh if dc is None else (dh, dc))
 
-    def zero_grad(self):
-        """Set every accumulated gradient in self.grads to zero (in place)."""
-        for value in self.grads.values():
-            value.fill(0)
-
     def _cell_grads(self, k):
         """The gradient arrays of cell k (layer k // D, direction k % D) under backward_direction's names."""
         sfx = self._suffixes(k // self.num_directions)[k % self.num_directions]
@@ -452,15 +419,6 @@ class _Tape:
         if self.order is None:
             return self.last_output
         return np.take(self.last_output, np.argsort(self.order), axis=1)
-
-
-def _key_error_text(missing, unexpected, layer):
-    parts = []
-    if missing:
-        parts.append(f"missing keys {missing}")
-    if unexpected:
-        parts.append(f"unexpected keys {unexpected}")
-    return f"state dict does not match {layer!r}: " + "; ".join(parts)
 
 
 class RNN(_RecurrentLayer):

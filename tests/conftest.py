@@ -49,6 +49,20 @@ def assert_close(actual, expected, rtol, what=""):
                                         f"{rtol:g} * scale {scale:.3g}")
 
 
+def fourth_order_difference(f, value, h=1e-3):
+    """dL/dvalue by (-f(x+2h) + 8 f(x+h) - 8 f(x-h) + f(x-2h)) / 12h, perturbing value in place (error O(h^4))."""
+    grad = np.zeros_like(value)
+    for index in np.ndindex(value.shape):
+        saved = value[index]
+        f_at = []
+        for step in (2, 1, -1, -2):
+            value[index] = saved + step * h
+            f_at.append(f())
+        value[index] = saved
+        grad[index] = (-f_at[0] + 8 * f_at[1] - 8 * f_at[2] + f_at[3]) / (12 * h)
+    return grad
+
+
 @pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
 def dtype(request):
     return request.param

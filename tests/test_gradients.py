@@ -1,5 +1,5 @@
 """Gradients of forward_train/backward: against torch autograd (every combination torch has) and, for the
-variants torch lacks (GRU reset-before, peephole LSTM), against float64 central finite differences.
+variants torch lacks (GRU reset-before, peephole LSTM), against float64 4th-order central differences.
 
 Loss L = sum(out * d_out) + sum(state * d_state), so dL/dout = d_out and dL/dstate = d_state.
 Tolerances: conftest.GRAD_RTOL (float32 vs autograd 1e-4, float64 vs finite differences 1e-6), relative to
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from conftest import GRAD_RTOL, TORCH_CELLS as CELLS, assert_close, require_torch
+from conftest import GRAD_RTOL, TORCH_CELLS as CELLS, assert_close, fourth_order_difference, require_torch
 
 T, B, I, H = 6, 3, 4, 5
 
@@ -101,20 +101,6 @@ def loss_of(layer, x, hx, lengths, d_out, d_state):
     return float(np.sum(out * d_out) + sum(np.sum(s * ds) for s, ds in zip(as_tuple(state), as_tuple(d_state))))
 
 
-def central_difference(f, value, eps=1e-6):
-    """dL/dvalue by central differences, perturbing value in place."""
-    grad = np.zeros_like(value)
-    for index in np.ndindex(value.shape):
-        saved = value[index]
-        value[index] = saved + eps
-        up = f()
-        value[index] = saved - eps
-        down = f()
-        value[index] = saved
-        grad[index] = (up - down) / (2 * eps)
-    return grad
-
-
 FD_LAYERS = {
     "gru_reset_before": lambda: fastrnn.GRU(3, 4, num_layers=2, bidirectional=True, linear_before_reset=False,
                                             dtype=np.float64, seed=1),
@@ -145,11 +131,11 @@ def test_gradients_match_finite_differences(name, with_lengths):
         return loss_of(layer, x, hx, lengths, d_out, d_state)
 
     tol = GRAD_RTOL[np.float64]
-    assert_close(dx, central_difference(f, x), tol, "dx")
+    assert_close(dx, fourth_order_difference(f, x), tol, "dx")
     for got, h in zip(as_tuple(dhx), as_tuple(hx)):
-        assert_close(got, central_difference(f, h), tol, "dhx")
+        assert_close(got, fourth_order_difference(f, h), tol, "dhx")
     for key, value in layer.params.items():
-        assert_close(layer.grads[key], central_difference(f, value), tol, key)
+        assert_close(layer.grads[key], fourth_order_difference(f, value), tol, key)
 
 
 def test_gradients_accumulate_until_zero_grad():
@@ -196,7 +182,7 @@ def test_dropout_gradient_matches_finite_differences():
         out2, _ = second(hidden * masks[1])
         return float(np.sum(out2 * d_out))
 
-    assert_close(dx, central_difference(f, x), GRAD_RTOL[np.float64], "dx")
+    assert_close(dx, fourth_order_difference(f, x), GRAD_RTOL[np.float64], "dx")
 
 
 def test_backward_validates_its_arguments():

@@ -9,27 +9,13 @@ import numpy as np
 import pytest
 
 import fastrnn
-from conftest import GRAD_RTOL, assert_close, require_torch
+from conftest import GRAD_RTOL, assert_close, fourth_order_difference, require_torch
 from fastrnn.train import (SGD, Adam, EarlyStopping, Embedding, ExponentialLR, InverseTimeLR, Linear, Progress,
                            StepLR, clip_grad_norm, clip_grad_value, cross_entropy, dropout, initialize, mse_loss,
                            orthogonal, progress, xavier_normal, xavier_uniform)
 
 FD_RTOL = GRAD_RTOL[np.float64]  # 1e-6
 EXACT = 1e-12                    # same float64 arithmetic as torch, up to rounding
-
-
-def fourth_order_difference(f, value, h=1e-3):
-    """dL/dvalue by (-f(x+2h) + 8 f(x+h) - 8 f(x-h) + f(x-2h)) / 12h, perturbing value in place (error O(h^4))."""
-    grad = np.zeros_like(value)
-    for index in np.ndindex(value.shape):
-        saved = value[index]
-        f_at = []
-        for step in (2, 1, -1, -2):
-            value[index] = saved + step * h
-            f_at.append(f())
-        value[index] = saved
-        grad[index] = (-f_at[0] + 8 * f_at[1] - 8 * f_at[2] + f_at[3]) / (12 * h)
-    return grad
 
 
 def random_groups(rng, dtype=np.float64):

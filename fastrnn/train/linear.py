@@ -6,7 +6,7 @@
 import numpy as np
 
 from .. import _validation as v
-from ._module import Module
+from .._module import Module
 
 
 class Linear(Module):

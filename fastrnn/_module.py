@@ -1,11 +1,12 @@
-"""The parameter bookkeeping shared by Linear and Embedding: .params, .grads, zero_grad, state dicts.
+"""The parameter bookkeeping shared by the recurrent layers, Linear and Embedding: .params, .grads, zero_grad,
+state dicts.
 
 A module keeps its parameters in `self.params` {name: array} and their gradients, same keys and shapes, in
 `self.grads`; backward ADDS to the gradients and zero_grad() clears them (as torch and the recurrent layers).
 """
 import numpy as np
 
-from .. import _validation as v
+from . import _validation as v
 
 
 class Module:
@@ -30,15 +31,4 @@ class Module:
         Shapes must match exactly; values must be finite. strict=True also refuses missing and unexpected keys.
         Returns (missing_keys, unexpected_keys).
         """
-        if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
-            raise TypeError(f"state_dict must be a mapping of parameter names to arrays; "
-                            f"got {type(mapping).__name__}")
-        missing = [k for k in self.params if k not in mapping]
-        unexpected = [k for k in mapping.keys() if k not in self.params]
-        if strict and (missing or unexpected):
-            raise KeyError(f"state dict does not match {self!r}: missing keys {missing}, "
-                           f"unexpected keys {unexpected}")
-        loaded = {k: v.as_weight(mapping[k], k, p.shape, p.dtype) for k, p in self.params.items() if k in mapping}
-        for key, value in loaded.items():  # copied only once every entry passed its checks
-            np.copyto(self.params[key], value)
-        return missing, unexpected
+        return v.load_into(self.params, mapping, strict, self)

@@ -3,14 +3,17 @@
     python -m fastrnn bench [--repeat N] [--configs NAME ...] [--chart PATH] [--threads N]
 
 Contenders, all computing the same layer with the same weights (those of `fastrnn.LSTM/GRU(..., seed=0)`):
-  fastrnn  layer(x), or layer.step(x_t, state) for the streaming config
+  fastrnn  layer(x), or layer.step(x_t, state) for the streaming config, or for the training configs
+           (train_*) one forward_train + backward (gradients of x and every weight; no optimizer)
   numpy    fastrnn.reference: the textbook loop over time steps with per-step matmuls (naive NumPy)
-  torch    torch.nn.LSTM/GRU under torch.inference_mode(), default threads (only where torch is installed)
+  torch    torch.nn.LSTM/GRU under torch.inference_mode(), default threads (only where torch is installed);
+           for training configs forward + autograd backward of the same loss
   ort      that torch module exported to ONNX once, run by ONNX Runtime (only where onnxruntime is installed;
            n/a where the export fails, e.g. without the onnx package)
 Each repeat times every contender once, in turn (round robin), with an inner loop sized to about
 TARGET_SECONDS; the report gives medians, the time ratios to fastrnn, the BLAS and thread settings, and checks
-that every contender's output agrees with naive NumPy within TOLERANCE. With matplotlib installed it also draws
+that every contender's output agrees with naive NumPy within TOLERANCE (training configs: dL/dx agrees with
+torch autograd's; naive NumPy and ONNX Runtime have no backward and show n/a). With matplotlib installed it also draws
 the ratios as a bar chart (PNG).
 
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, make OpenBLAS pick slower kernels; the benchmark measures
@@ -57,6 +60,7 @@ class Config:
     num_layers: int = 1
     bidirectional: bool = False
     streaming: bool = False  # time one step(x_t, state) call from a random LSTM state instead of a sequence
+    training: bool = False   # time forward + backward of L = sum(out * d_out) instead of inference
 
 
 GRID = (
@@ -68,6 +72,12 @@ GRID = (
     Config("lstm_B64_T100_H512", "LSTM", 64, 100, 512, 512),
     Config("gru_B64_T100_H512", "GRU", 64, 100, 512, 512),
     Config("bilstm2_B32_T100_I128_H256", "LSTM", 32, 100, 128, 256, num_layers=2, bidirectional=True),
+    Config("train_lstm_B1_T200_H128", "LSTM", 1, 200, 128, 128, training=True),
+    Config("train_gru_B1_T200_H128", "GRU", 1, 200, 128, 128, training=True),
+    Config("train_lstm_B32_T50_H256", "LSTM", 32, 50, 256, 256, training=True),
+    Config("train_gru_B32_T50_H256", "GRU", 32, 50, 256, 256, training=True),
+    Config("train_lstm_B64_T100_H512", "LSTM", 64, 100, 512, 512, training=True),
+    Config("train_gru_B64_T100_H512", "GRU", 64, 100, 512, 512, training=True),
 )
 CONFIGS = {config.name: config for config in GRID}
 
@@ -90,14 +100,28 @@ def make_case(config):
 
 
 @functools.lru_cache(maxsize=None)
+def output_gradient(config):
+    """d_out = dL/dout (T, B, D*H) of the training configs' loss L = sum(out * d_out)."""
+    D = 2 if config.bidirectional else 1
+    shape = (config.steps, config.batch, D * config.hidden_size)
+    return np.random.default_rng(2).standard_normal(shape, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=None)
 def expected_output(config):
-    """Naive NumPy's output for the config: y_t (B, H) for streaming, else out (T, B, D*H)."""
+    """The reference result: naive NumPy's y_t (B, H) for streaming, else its out (T, B, D*H); for training
+    configs torch autograd's dL/dx (T, B, I), or None without torch (the check is then skipped)."""
+    if config.training:
+        run = torch_runner(config)
+        return None if run is None else run()
     return numpy_runner(config)()
 
 
 def max_error(config, result):
     """max |result - naive NumPy| / max(1, max |naive NumPy|), the quantity TOLERANCE bounds."""
     expected = expected_output(config)
+    if expected is None:
+        return 0.0
     result = np.asarray(result)
     if result.shape != expected.shape:
         return math.inf
@@ -118,10 +142,19 @@ def fastrnn_runner(config, threads=None):
     if config.streaming:
         x_t = x[0]                                                          # (B, I)
         return lambda: layer.step(x_t, hx)[0]
+    if config.training:
+        d_out = output_gradient(config)
+
+        def train_step():
+            _, _, tape = layer.forward_train(x)
+            return layer.backward(tape, d_out)[0]                           # dL/dx (T, B, I)
+        return train_step
     return lambda: layer(x)[0]
 
 
 def numpy_runner(config, threads=None):
+    if config.training:
+        return None
     layer, x, hx = make_case(config)
     weights = layer.state_dict()
     if config.streaming:
@@ -140,6 +173,14 @@ def torch_runner(config, threads=None):
     _, x, hx = make_case(config)
     tx = torch.from_numpy(x)
     thx = None if hx is None else tuple(map(torch.from_numpy, hx))
+    if config.training:
+        d_out = torch.from_numpy(output_gradient(config))
+
+        def train_step():
+            x_leaf = tx.clone().requires_grad_()
+            module(x_leaf)[0].backward(d_out)
+            return x_leaf.grad.numpy()
+        return train_step
 
     def run():
         with torch.inference_mode():
@@ -148,7 +189,7 @@ def torch_runner(config, threads=None):
 
 
 def ort_runner(config, threads=None):
-    if not _installed("onnxruntime") or onnx_model(config) is None:
+    if config.training or not _installed("onnxruntime") or onnx_model(config) is None:
         return None
     import onnxruntime
     options = onnxruntime.SessionOptions()

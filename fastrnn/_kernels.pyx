@@ -535,3 +535,40 @@ def set_num_threads(int n):
 
 def get_num_threads():
     return fr_max_threads()
+
+
+def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
+    """C (+)= A W^T by fr_small_gemm_nt (csrc/small_gemm.inc), W read in torch's layout; for tests and bench.
+
+    A [M, K] IN, W [N, K] IN, C [M, N] OUT (INOUT when accumulate): 2-D, C-contiguous, one dtype (float32 or
+    float64). nthreads >= 1: fr_small_gemm_nt_mt with up to that many threads; nthreads <= 0: fr_small_gemm_nt_auto.
+    """
+    cdef Py_ssize_t M, N, K
+    cdef void *a
+    cdef void *w
+    cdef void *c
+    cdef bint f64
+    if not isinstance(C, np.ndarray) or C.ndim != 2 or C.dtype not in (np.float32, np.float64):
+        raise ValueError(f"C must be a 2-D float32 or float64 array; got {getattr(C, 'dtype', type(C).__name__)} "
+                         f"{getattr(C, 'shape', '')}")
+    if not isinstance(A, np.ndarray) or A.ndim != 2:
+        raise ValueError(f"A must be a 2-D array; got {type(A).__name__} {getattr(A, 'shape', '')}")
+    M, N, K = C.shape[0], C.shape[1], A.shape[1]
+    require(A, "A", C.dtype, (M, K))
+    require(W, "W", C.dtype, (N, K))
+    require(C, "C", C.dtype, (M, N))
+    if not C.flags.writeable:
+        raise ValueError("C must be writeable")
+    a, w, c = cnp.PyArray_DATA(A), cnp.PyArray_DATA(W), cnp.PyArray_DATA(C)
+    f64 = C.dtype == np.float64
+    with nogil:
+        if f64 and nthreads >= 1:
+            fr_small_gemm_nt_mt_f64(M, N, K, <const double *>a, K, <const double *>w, K, accumulate, <double *>c, N,
+                                    nthreads)
+        elif f64:
+            fr_small_gemm_nt_auto_f64(M, N, K, <const double *>a, K, <const double *>w, K, accumulate, <double *>c, N)
+        elif nthreads >= 1:
+            fr_small_gemm_nt_mt_f32(M, N, K, <const float *>a, K, <const float *>w, K, accumulate, <float *>c, N,
+                                    nthreads)
+        else:
+            fr_small_gemm_nt_auto_f32(M, N, K, <const float *>a, K, <const float *>w, K, accumulate, <float *>c, N)

@@ -23,9 +23,6 @@ from . import _validation as v
 from ._module import Module
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
-# Up to this batch size the per-step recurrent products use fastrnn's packed kernel (W_hh packed once per call);
-# above it BLAS, whose per-call packing of W_hh is amortised over the larger batch (measured: bench/).
-PACKED_MAX_BATCH = 16
 
 
 class _RecurrentLayer(Module):
@@ -192,7 +189,7 @@ class _RecurrentLayer(Module):
             x, h = np.take(x, order, axis=1), np.take(h, order, axis=1)
             c = None if c is None else np.take(c, order, axis=1)
         layer_input = x
-        pack = 0 < B <= PACKED_MAX_BATCH
+        pack = B > 0   # per-step products from W_hh packed once per call (csrc/packed_gemm.inc), not BLAS
         for layer in range(self.num_layers):
             if tape is not None:
                 layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
@@ -273,7 +270,7 @@ class _RecurrentLayer(Module):
             d_out, dh = np.take(d_out, tape.order, axis=1), np.take(dh, tape.order, axis=1)
             dc = None if dc is None else np.take(dc, tape.order, axis=1)
         D, P = self.num_directions, self.output_size
-        pack = 0 < B <= PACKED_MAX_BATCH
+        pack = B > 0
         for layer in reversed(range(self.num_layers)):
             layer_input = tape.inputs[layer]
             d_in = np.zeros_like(layer_input)

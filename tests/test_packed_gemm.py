@@ -9,6 +9,8 @@ import pytest
 from fastrnn import _kernels
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
+GRAD_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh", "w_hr": "weight_hr",
+              "peep": "weight_peephole"}
 
 
 @pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 6, 7, 13, 40])
@@ -30,3 +32,34 @@ def test_packed_gemm_checks_its_arguments():
         _kernels.packed_gemm_nt(a, np.zeros((4, 3), np.float64), np.zeros((2, 4), np.float32), False)
     with pytest.raises(TypeError, match="C must be float32 or float64"):
         _kernels.packed_gemm_nt(a, a, np.zeros((2, 2), np.int32), False)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "GRU_RB", "RNN_TANH"])
+def test_time_loop_same_with_blas_or_packed_products(mode, rng):
+    """forward_direction / backward_direction give the same results from BLAS (packed=None, the streaming
+    path's products) and from the packed weights the layers use."""
+    import fastrnn
+    layer = {"LSTM": lambda: fastrnn.LSTM(5, 7, proj_size=3, peephole=True, dtype=np.float64),
+             "GRU": lambda: fastrnn.GRU(5, 7, dtype=np.float64),
+             "GRU_RB": lambda: fastrnn.GRU(5, 7, linear_before_reset=False, dtype=np.float64),
+             "RNN_TANH": lambda: fastrnn.RNN(5, 7, dtype=np.float64)}[mode]()
+    cell = layer._cells[0]
+    T, B = 6, 9
+    P = layer.output_size
+    x = rng.standard_normal((T, B, 5))
+    batch_sizes = np.array([9, 9, 7, 4, 4, 1], np.intp)
+    results = []
+    for packed in (None, _kernels.PackedCell(cell)):
+        h, c = np.zeros((B, P)), (np.zeros((B, 7)) if mode == "LSTM" else None)
+        out, tape = np.zeros((T, B, P)), {}
+        _kernels.forward_direction(cell, x, h, c, batch_sizes, False, out, 0, tape, packed)
+        dx, dh = np.zeros_like(x), np.ones((B, P))
+        dc = None if c is None else np.ones_like(c)
+        grads = {short: np.zeros_like(layer.params[name + "_l0"]) for short, name in GRAD_NAMES.items()
+                 if name + "_l0" in layer.params}
+        back = None if packed is None else _kernels.PackedCell(cell, True)
+        _kernels.backward_direction(cell, tape, x, np.ones_like(out), 0, dh, dc, batch_sizes, False, dx, grads,
+                                    back)
+        results.append([out, h, dx, dh] + list(grads.values()))
+    for blas, packed in zip(*results):
+        np.testing.assert_allclose(packed, blas, rtol=1e-12, atol=1e-12)

@@ -64,8 +64,8 @@ def test_matches_torch(cell, num_layers, bidirectional, bias, batch_first, with_
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "lstm_proj"])
 @pytest.mark.parametrize("batch", [3, 40])
 def test_long_sequence_and_wide_layer(cell, batch, dtype):
-    """A size closer to real use: error must not grow over 200 steps. Batch 40 takes the BLAS per-step path,
-    batch 3 the packed kernel (layers.PACKED_MAX_BATCH)."""
+    """A size closer to real use: error must not grow over 200 steps; batch 40 spans several row blocks of the
+    packed kernel."""
     torch = require_torch()
     cls, torch_name, options = CELLS[cell]
     torch.manual_seed(0)

@@ -64,6 +64,20 @@ cdef extern from "fastrnn.h" nogil:
     void fr_packed_gemm_nt_parallel_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
                                         Py_ssize_t lda, const double *Wp, int accumulate, double *C,
                                         Py_ssize_t ldc)
+    void fr_small_gemm_nt_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
+                              const float *W, Py_ssize_t ldw, int accumulate, float *C, Py_ssize_t ldc)
+    void fr_small_gemm_nt_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
+                              const double *W, Py_ssize_t ldw, int accumulate, double *C, Py_ssize_t ldc)
+    void fr_small_gemm_nt_mt_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
+                                 const float *W, Py_ssize_t ldw, int accumulate, float *C, Py_ssize_t ldc,
+                                 int nthreads)
+    void fr_small_gemm_nt_mt_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
+                                 const double *W, Py_ssize_t ldw, int accumulate, double *C, Py_ssize_t ldc,
+                                 int nthreads)
+    void fr_small_gemm_nt_auto_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
+                                   const float *W, Py_ssize_t ldw, int accumulate, float *C, Py_ssize_t ldc)
+    void fr_small_gemm_nt_auto_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
+                                   const double *W, Py_ssize_t ldw, int accumulate, double *C, Py_ssize_t ldc)
     void fr_set_max_threads(int n)
     int fr_max_threads()
 

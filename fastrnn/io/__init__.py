@@ -1,0 +1,60 @@
+"""Weight formats: torch.save files read without torch (restricted unpickler), safetensors, .npz, Keras arrays;
+layer configurations inferred from state-dict keys and shapes.
+
+  load(path)                      the tensors of a torch.save / safetensors / .npz / .npy file as NumPy arrays
+  save(path, tensors)             safetensors (or .npz by extension)
+  find_recurrent_layers(sd)       every RNN/LSTM/GRU (or cell) in a state dict: prefix, mode, config
+  FormatError, UnsafeFileError    malformed/unsupported file; a file that asks to run code (nothing ran)
+
+Modules, one job each: errors; source (bounds-checked, memory-mapped file access); ziparchive (zip members as
+arrays, never extracted); torch_pickle (torch.save zip files: the restricted unpickler); torch_legacy (pre-1.6
+torch.save files); safetensors_io; npz (.npz/.npy); load (format sniffing, load/save); tree (nested checkpoints,
+array conversion); atomic (write-then-rename); infer (config_from_state_dict, find_recurrent_layers); keras
+(lstm_from_keras, gru_from_keras); cli (fastrnn inspect / convert).
+Importing this package is cheap: the readers are imported on first use. torch is never imported.
+"""
+from .errors import FormatError, UnsafeFileError
+
+__all__ = ["load", "save", "find_recurrent_layers", "FormatError", "UnsafeFileError"]
+
+
+def load(path, mmap=True):
+    """The tensors of a weights file as NumPy arrays, in the structure the file holds. Recognised by content.
+
+    - torch.save files, zip (torch >= 1.6) or legacy format — read without torch, and nothing in the file can
+      run: the saved object with each tensor replaced by an ndarray (a state dict becomes an OrderedDict of
+      arrays; a checkpoint {"model": sd, "epoch": 3, "optimizer": ...} keeps its nesting). float16 stays
+      float16, bfloat16 becomes float32 (exactly); tensors sharing a storage share memory.
+    - safetensors and .npz: {name: array}; .npy: the array.
+    mmap=True maps the file copy-on-write: arrays are views whose pages are read on first touch, and writing into
+    them never changes the file (if another program truncates the file meanwhile, touching them faults: use
+    mmap=False, which reads each storage into memory once).
+    Raises FormatError (malformed, truncated or unsupported file, with what it is and how to convert it),
+    UnsafeFileError (the file asks for a global such as os.system; refused before anything ran), OSError.
+    """
+    from .load import load as _load
+    return _load(path, mmap=mmap)
+
+
+def save(path, tensors, metadata=None):
+    """Write arrays to `path`: safetensors (any extension but ".npz"), or an uncompressed .npz.
+
+    tensors: {name: array} of NumPy arrays or torch tensors (bfloat16 saved as float32); nested mappings are
+    flattened with "." ("model.lstm.weight_ih_l0"); entries that are not arrays raise TypeError naming them.
+    metadata: {str: str} for the safetensors header. Written to a temporary file beside `path`, then renamed.
+    """
+    from .load import save as _save
+    return _save(path, tensors, metadata=metadata)
+
+
+def find_recurrent_layers(state_dict):
+    """Every RNN / LSTM / GRU (or torch cell module) in a state dict, nested checkpoints flattened with ".".
+
+    Returns [{"prefix": "encoder.lstm.", "mode": "LSTM", "config": {input_size, hidden_size, num_layers, bias,
+    bidirectional, (proj_size, peephole)}, "cell": bool, "note": what the weights do not tell, or ""}, ...].
+    The mode comes from the shapes: G = rows of weight_hh / H (H = columns of weight_hr, else of weight_hh)
+    is 4 for an LSTM, 3 for a GRU, 1 for an RNN. Groups that do not form a valid layer have mode None and an
+    "error" message. Build a layer with fastrnn.LSTM.from_state_dict(sd, prefix=entry["prefix"]).
+    """
+    from .infer import find_recurrent_layers as _find
+    return _find(state_dict)

@@ -1,0 +1,29 @@
+"""Write a file whole or not at all: into a temporary file beside it, renamed over the target at the end.
+
+So a failed write never leaves a half-written file, and writing over the very file whose arrays are still
+memory-mapped (fastrnn.load(...) then save to the same path) replaces it instead of truncating the mapping.
+"""
+import os
+
+
+class atomic_write:
+    """`with atomic_write(path) as f: f.write(...)`: f is a binary file; `path` appears only on success."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        self.tmp = os.path.join(directory, f".{os.path.basename(self.path)}.{os.getpid()}.tmp")
+
+    def __enter__(self):
+        self.file = open(self.tmp, "wb")
+        return self.file
+
+    def __exit__(self, exc_type, *exc):
+        self.file.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            try:
+                os.remove(self.tmp)
+            except OSError:
+                pass

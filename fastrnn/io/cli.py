@@ -1,0 +1,111 @@
+"""`python -m fastrnn inspect FILE` and `python -m fastrnn convert FILE OUT` (dispatched by fastrnn.__main__).
+
+Exit codes: 0 done; 2 the file cannot be read or is not a weights file fastrnn reads (FormatError,
+UnsafeFileError, OSError: the message on stderr says which); 1 anything else (a bug: the traceback is printed).
+"""
+import os
+import sys
+import traceback
+
+from .errors import FormatError, UnsafeFileError
+
+_OTHERS_SHOWN = 40
+
+
+def _fail(exc):
+    kind = "refused (unsafe file)" if isinstance(exc, UnsafeFileError) else "error"
+    print(f"fastrnn: {kind}: {exc}", file=sys.stderr)
+    return 2
+
+
+def _size(nbytes):
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1000 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _run(job):
+    try:
+        return job()
+    except (FormatError, UnsafeFileError, OSError) as exc:
+        return _fail(exc)
+    except Exception:  # noqa: BLE001 - a bug: say so with the traceback
+        traceback.print_exc()
+        print("fastrnn: internal error (please report it with the traceback above)", file=sys.stderr)
+        return 1
+
+
+def inspect_main(path):
+    """Print the tensors (name, dtype, shape), other entries, and the recurrent layers of a weights file."""
+    return _run(lambda: _inspect(path))
+
+
+def _inspect(path):
+    from .infer import find_recurrent_layers
+    from .load import load_with_format
+    from .tree import flatten
+
+    obj, fmt, extra = load_with_format(path)
+    arrays, others = flatten(obj)
+    total = sum(a.nbytes for a in arrays.values())
+    print(f"{path}: {fmt}, {len(arrays)} tensors, {_size(total)}")
+    for key, value in (extra.get("metadata") or {}).items():
+        print(f"  metadata {key} = {_short(value)}")
+    if arrays:
+        width = max(len(k) for k in arrays)
+        print("tensors:")
+        for key, arr in arrays.items():
+            print(f"  {key or '(the file)':<{width}}  {str(arr.dtype):<8} {tuple(arr.shape)}")
+    if others:
+        print("other entries:")
+        for key, value in list(others.items())[:_OTHERS_SHOWN]:
+            print(f"  {key} = {_short(value)}")
+        if len(others) > _OTHERS_SHOWN:
+            print(f"  ... and {len(others) - _OTHERS_SHOWN} more")
+    layers = find_recurrent_layers(arrays)
+    if not layers:
+        print("recurrent layers: none found")
+        return 0
+    print("recurrent layers:")
+    for entry in layers:
+        prefix = entry["prefix"]
+        if entry["mode"] is None:
+            print(f"  {prefix or '(top level)'}  not loadable: {entry['error']}")
+            continue
+        options = " ".join(f"{k}={v}" for k, v in entry["config"].items())
+        cell = f" ({entry['mode']}Cell)" if entry["cell"] else ""
+        print(f"  {prefix or '(top level)'}  {entry['mode']}{cell}  {options}")
+        if entry.get("note"):
+            print(f"      note: {entry['note']}")
+        print(f"      fastrnn.{entry['mode']}.from_state_dict(fastrnn.load({os.fspath(path)!r}), "
+              f"prefix={prefix!r})")
+    return 0
+
+
+def convert_main(src, dst):
+    """Write the tensors of `src` (any format `load` reads) to `dst`: safetensors, or .npz by extension.
+    Nested checkpoints are flattened with "."; entries that are not tensors (epoch, learning rates) are left
+    out and listed on stderr."""
+    return _run(lambda: _convert(src, dst))
+
+
+def _convert(src, dst):
+    from .load import load, save
+    from .tree import flatten
+
+    arrays, others = flatten(load(src))
+    if not arrays:
+        raise FormatError(f"{src}: holds no tensors to convert")
+    if others:
+        names = ", ".join(list(others)[:10]) + (" ..." if len(others) > 10 else "")
+        print(f"fastrnn: note: left out {len(others)} entries that are not tensors: {names}", file=sys.stderr)
+    save(dst, arrays)
+    fmt = "npz" if os.fspath(dst).lower().endswith(".npz") else "safetensors"
+    print(f"wrote {len(arrays)} tensors ({_size(sum(a.nbytes for a in arrays.values()))}) to {dst} ({fmt})")
+    return 0

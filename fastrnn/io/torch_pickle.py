@@ -1,0 +1,428 @@
+"""torch.save files (zip format, torch >= 1.6) read WITHOUT torch, by a restricted unpickler.
+
+Layout of such a file (a zip archive whose members share one top folder, e.g. "archive/" or "model/"):
+  archive/data.pkl        the pickled object; each tensor storage is a persistent id
+                          ('storage', <torch.FloatStorage-like type>, key, location, numel)
+  archive/data/<key>      the raw bytes of storage `key` (stored uncompressed, 64-byte aligned)
+  archive/byteorder       "little" or "big" (absent in old files: little)
+  archive/version, .format_version, .storage_alignment, .data/serialization_id   (not needed here)
+
+Tensors are rebuilt by torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...) (typed storages) or
+_rebuild_tensor_v3(..., dtype) (untyped storages of the newer dtypes); here each becomes a NumPy view
+(np.lib.stride_tricks.as_strided) of its storage's array after a bounds check, so tensors sharing a storage
+share memory, as they do in torch. Each storage is read once (a view of the mapped file when possible).
+float16 stays float16; bfloat16, which NumPy lacks, becomes float32 (exactly); big-endian files are converted
+to native order.
+
+Safety: the unpickler resolves globals from its own table only. Allowed: containers and primitives
+(dict/OrderedDict/list/tuple/set, numbers, str, bytes), torch's tensor and parameter rebuild functions, storage
+types and dtypes by name, torch.Size, torch.device, torch.Tensor/Parameter as type markers — all implemented
+here in a few lines each, none of torch's code. Every other global (os.system, builtins.eval, a class of the
+user's program, numpy objects, ...) raises UnsafeFileError naming it, before anything in the file runs; torch
+objects that are safe but not tensors of plain layout (sparse, quantized, nested tensors) raise FormatError.
+The opcode stream is scanned first (pickletools) so a length field larger than the data is refused before the
+C unpickler could allocate it.
+"""
+import collections
+import io
+import pickle
+import pickletools
+import re
+
+import numpy as np
+
+from .errors import FormatError, UnsafeFileError
+
+# torch dtype name -> NumPy dtype ("bfloat16" is converted to float32 after reading its raw uint16 bits)
+_DTYPES = {
+    "float64": "<f8", "double": "<f8", "float32": "<f4", "float": "<f4", "float16": "<f2", "half": "<f2",
+    "bfloat16": "bfloat16", "int64": "<i8", "long": "<i8", "int32": "<i4", "int": "<i4", "int16": "<i2",
+    "short": "<i2", "int8": "i1", "uint8": "u1", "bool": "?", "complex64": "<c8", "cfloat": "<c8",
+    "complex128": "<c16", "cdouble": "<c16", "uint16": "<u2", "uint32": "<u4", "uint64": "<u8",
+}
+# torch dtypes that exist but are not read here (a FormatError, not an UnsafeFileError)
+_UNSUPPORTED_DTYPES = {
+    "complex32", "chalf", "qint8", "qint32", "quint8", "quint4x2", "quint2x4", "float8_e4m3fn",
+    "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2", "bits1x8",
+    "bits2x4", "bits4x2", "bits8", "bits16", "uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7",
+    "int1", "int2", "int3", "int4", "int5", "int6", "int7",
+}
+# legacy typed storage class name -> torch dtype name
+_STORAGE_TYPES = {
+    "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
+    "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128",
+}
+_UNSUPPORTED_STORAGES = {"QInt8Storage", "QInt32Storage", "QUInt8Storage", "QUInt4x2Storage",
+                         "QUInt2x4Storage"}
+_UNSUPPORTED_REBUILDS = {
+    "_rebuild_qtensor": "a quantized tensor", "_rebuild_sparse_tensor": "a sparse tensor",
+    "_rebuild_sparse_csr_tensor": "a sparse tensor", "_rebuild_nested_tensor": "a nested tensor",
+    "_rebuild_meta_tensor_no_storage": "a meta tensor (no data)",
+    "_rebuild_wrapper_subclass": "a tensor subclass without storage",
+    "_rebuild_device_tensor_from_numpy": "a device tensor pickled through NumPy",
+    "_rebuild_device_tensor_from_cpu_tensor": "a device tensor", "_rebuild_mkldnn_tensor": "an MKL-DNN tensor",
+    "_rebuild_xla_tensor": "an XLA tensor", "_rebuild_mtia_tensor": "an MTIA tensor",
+}
+_STORAGE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+DATA_PKL_LIMIT = 1 << 30  # bytes; a state dict's pickle is kilobytes to a few megabytes
+_RESAVE = "re-save the weights with torch: torch.save(model.state_dict(), path)"
+
+
+# ------------------------------------------------------------------------------------------ the marker types
+class _Marker:
+    """A named placeholder for a torch object the pickle refers to (a storage type, dtype, Tensor class)."""
+    __slots__ = ("kind", "name", "dtype")
+
+    def __init__(self, kind, name, dtype=None):
+        self.kind, self.name, self.dtype = kind, name, dtype
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+    def __reduce__(self):
+        raise TypeError("not picklable")
+
+    def __setstate__(self, state):
+        raise FormatError(f"data.pkl sets state on {self!r}")
+
+
+class _DTypeName(str):
+    """A torch dtype named in the pickle: the string "torch.float32" (what a checkpoint holding a dtype gets
+    back), carrying the dtype's name for _rebuild_tensor_v3."""
+
+    def __new__(cls, name):
+        self = super().__new__(cls, f"torch.{name}")
+        self.dtype = name
+        return self
+
+
+class _StorageRef:
+    """A storage named by a persistent id: its key, dtype ("untyped" for UntypedStorage) and element count."""
+    __slots__ = ("key", "dtype", "numel")
+
+    def __init__(self, key, dtype, numel):
+        self.key, self.dtype, self.numel = key, dtype, numel
+
+    def __setstate__(self, state):
+        raise FormatError("data.pkl sets state on a storage")
+
+
+def _bytes_from_codec(text, encoding="latin1"):
+    """_codecs.encode as protocol 2 pickles bytes: (str, 'latin1') only, no codec lookup by name."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise FormatError("data.pkl calls _codecs.encode with something other than (str, 'latin1')")
+    return text.encode("latin-1")
+
+
+def _bytearray(data=b"", *args):
+    """builtins.bytearray for pickled bytearrays (never bytearray(n), which would allocate n bytes)."""
+    if isinstance(data, str) and args:
+        data = _bytes_from_codec(data, *args)
+    if not isinstance(data, (bytes, bytearray)):
+        raise FormatError("data.pkl builds a bytearray from something other than bytes")
+    return bytearray(data)
+
+
+def _complex(real=0.0, imag=0.0):
+    if not isinstance(real, (int, float)) or not isinstance(imag, (int, float)):
+        raise FormatError("data.pkl builds a complex number from something other than numbers")
+    return complex(real, imag)
+
+
+def _collection(kind):
+    def build(items=()):
+        if not isinstance(items, (list, tuple, set, frozenset)):
+            raise FormatError(f"data.pkl builds a {kind.__name__} from a {type(items).__name__}")
+        return kind(items)
+    return build
+
+
+def _mapping(kind):
+    def build(items=()):
+        if not isinstance(items, (list, tuple, dict)):
+            raise FormatError(f"data.pkl builds a {kind.__name__} from a {type(items).__name__}")
+        return kind(items)
+    build.__name__ = kind.__name__
+    return build
+
+
+def _torch_size(dims=()):
+    if not isinstance(dims, (list, tuple)) or not all(type(d) is int for d in dims):
+        raise FormatError("data.pkl builds a torch.Size from something other than integers")
+    return tuple(dims)
+
+
+def _torch_device(kind="cpu", index=None):
+    """torch.device as its string ("cpu", "cuda:0"): tensors load to the CPU here whatever their device."""
+    if not isinstance(kind, str) or (index is not None and type(index) is not int):
+        raise FormatError("data.pkl builds a torch.device from something other than (str, int)")
+    return kind if index is None else f"{kind}:{index}"
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    """Unpickles data.pkl of a torch.save archive; `storage_array(ref)` gives a storage's 1-D NumPy array."""
+
+    def __init__(self, data, storage_array, name):
+        super().__init__(io.BytesIO(data), encoding="utf-8")
+        self._storage_array = storage_array
+        self._name = name
+        self._globals = self._global_table()
+
+    # --------------------------------------------------------------------------------------------- globals
+    def _global_table(self):
+        table = {
+            ("collections", "OrderedDict"): collections.OrderedDict,
+            ("collections", "Counter"): _mapping(collections.Counter),
+            ("torch", "Size"): _torch_size,
+            ("torch", "device"): _torch_device,
+            ("torch", "Tensor"): _Marker("tensor type", "Tensor"),
+            ("torch._tensor", "Tensor"): _Marker("tensor type", "Tensor"),
+            ("torch.nn.parameter", "Parameter"): _Marker("tensor type", "nn.Parameter"),
+            ("_codecs", "encode"): _bytes_from_codec,
+            ("torch._utils", "_rebuild_tensor"): self._rebuild_tensor,
+            ("torch._utils", "_rebuild_tensor_v2"): self._rebuild_tensor_v2,
+            ("torch._utils", "_rebuild_tensor_v3"): self._rebuild_tensor_v3,
+            ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+            ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+            ("torch._tensor", "_rebuild_from_type_v2"): self._rebuild_from_type_v2,
+            ("torch.storage", "UntypedStorage"): _Marker("storage", "UntypedStorage", "untyped"),
+        }
+        for builtins in ("builtins", "__builtin__"):
+            table[(builtins, "set")] = _collection(set)
+            table[(builtins, "frozenset")] = _collection(frozenset)
+            table[(builtins, "bytearray")] = _bytearray
+            table[(builtins, "complex")] = _complex
+        for storage, dtype in _STORAGE_TYPES.items():
+            table[("torch", storage)] = _Marker("storage", storage, dtype)
+            table[("torch.cuda", storage)] = _Marker("storage", storage, dtype)
+        for dtype in _DTYPES:
+            table[("torch", dtype)] = _DTypeName(dtype)
+        return table
+
+    def find_class(self, module, name):
+        try:
+            return self._globals[(module, name)]
+        except (KeyError, TypeError):
+            pass
+        if module == "torch._utils" and name in _UNSUPPORTED_REBUILDS:
+            raise FormatError(f"{self._name}: holds {_UNSUPPORTED_REBUILDS[name]} (torch._utils.{name}), which "
+                              f"fastrnn does not read; convert it to a dense CPU tensor and {_RESAVE}")
+        if module in ("torch", "torch.cuda") and (name in _UNSUPPORTED_STORAGES or name in _UNSUPPORTED_DTYPES):
+            raise FormatError(f"{self._name}: holds a tensor of type torch.{name}, which fastrnn does not read; "
+                              f"convert it to float32 and {_RESAVE}")
+        if (module, name) in (("torch.serialization", "_get_layout"), ("torch", "per_tensor_affine"),
+                              ("torch", "per_channel_affine"), ("torch", "per_tensor_symmetric"),
+                              ("torch", "per_channel_symmetric"), ("torch", "per_channel_affine_float_qparams")):
+            raise FormatError(f"{self._name}: holds a sparse or quantized tensor ({module}.{name}), which fastrnn "
+                              f"does not read; convert it to a dense float tensor and {_RESAVE}")
+        if str(module).split(".")[0] in ("numpy", "np"):
+            hint = (" (NumPy objects inside a torch checkpoint are not read: store numbers as Python numbers "
+                    "or tensors)")
+        else:
+            hint = (" If this is your own file holding a whole pickled object (torch.save(model)), save the "
+                    "weights only: torch.save(model.state_dict(), path).")
+        raise UnsafeFileError(f"{self._name}: refused to load global {module}.{name}: a weights file holds only "
+                              f"tensors, containers and numbers, and this global could run code. Nothing in the "
+                              f"file was executed.{hint}")
+
+    # ------------------------------------------------------------------------------------------- storages
+    def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
+            raise FormatError(f"{self._name}: data.pkl has an unknown persistent record {_short(pid)}")
+        _, storage_type, key, location, numel = pid[:5]
+        if not isinstance(storage_type, _Marker) or storage_type.kind != "storage":
+            raise FormatError(f"{self._name}: storage record {_short(pid)} does not name a torch storage type")
+        if not isinstance(key, str) or not _STORAGE_KEY.fullmatch(key):
+            raise FormatError(f"{self._name}: storage record has an invalid key {_short(key)}")
+        if not isinstance(location, str):
+            raise FormatError(f"{self._name}: storage record {key!r} has a non-string location")
+        if type(numel) is not int or numel < 0:
+            raise FormatError(f"{self._name}: storage record {key!r} has an invalid element count {_short(numel)}")
+        if len(pid) == 6 and pid[5] is not None:  # legacy files: a view into another storage
+            raise FormatError(f"{self._name}: storage {key!r} is a legacy storage view, which fastrnn does not "
+                              f"read; {_RESAVE}")
+        return _StorageRef(key, storage_type.dtype, numel)
+
+    # ------------------------------------------------------------------------------------ tensor rebuilding
+    def _rebuild_tensor(self, storage, storage_offset, size, stride, *_ignored):
+        if not isinstance(storage, _StorageRef) or storage.dtype == "untyped":
+            raise FormatError(f"{self._name}: a tensor is rebuilt from {_short(storage)}, not a typed storage")
+        return self._view(storage, storage.dtype, storage_offset, size, stride)
+
+    def _rebuild_tensor_v2(self, storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+                           metadata=None):
+        return self._rebuild_tensor(storage, storage_offset, size, stride)
+
+    def _rebuild_tensor_v3(self, storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
+                           metadata=None):
+        if not isinstance(storage, _StorageRef):
+            raise FormatError(f"{self._name}: a tensor is rebuilt from {_short(storage)}, not a storage")
+        if not isinstance(dtype, _DTypeName):
+            raise FormatError(f"{self._name}: a tensor names dtype {_short(dtype)}, not a torch dtype")
+        if storage.dtype not in ("untyped", dtype.dtype):
+            raise FormatError(f"{self._name}: storage {storage.key!r} holds {storage.dtype} but a tensor reads "
+                              f"it as {dtype.dtype}")
+        return self._view(storage, dtype.dtype, storage_offset, size, stride)
+
+    def _rebuild_from_type_v2(self, func, new_type, args, state=None):
+        """A tensor with Python attributes (or a Parameter): the plain tensor; its attributes are dropped."""
+        rebuilds = (self._rebuild_tensor, self._rebuild_tensor_v2, self._rebuild_tensor_v3, _rebuild_parameter)
+        if func not in rebuilds or not isinstance(new_type, _Marker) or not isinstance(args, tuple):
+            raise FormatError(f"{self._name}: _rebuild_from_type_v2 is asked to call {_short(func)} for "
+                              f"{_short(new_type)}; only plain tensors and parameters are read")
+        return func(*args)
+
+    def _view(self, storage, dtype_name, offset, size, stride):
+        """The tensor (size, stride, offset in elements) as a strided view of the storage's array."""
+        ints = (lambda v: isinstance(v, (tuple, list)) and all(type(i) is int and i >= 0 for i in v))
+        if type(offset) is not int or offset < 0 or not ints(size) or not ints(stride) or len(size) != len(stride):
+            raise FormatError(f"{self._name}: tensor of storage {storage.key!r} has an invalid layout: "
+                              f"offset {_short(offset)}, size {_short(size)}, stride {_short(stride)}")
+        base = self._storage_array(storage, dtype_name)  # 1-D, checked against the member's size
+        if base is None:  # a recording pass (legacy files): storages noted, no views built
+            return np.zeros(0)
+        size, stride = tuple(size), tuple(stride)
+        if 0 not in size:
+            last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+            if last >= base.size:
+                raise FormatError(f"{self._name}: tensor of shape {size}, stride {stride}, offset {offset} needs "
+                                  f"element {last} of storage {storage.key!r}, which holds {base.size} "
+                                  f"(corrupt or truncated file)")
+        elif offset > base.size:
+            raise FormatError(f"{self._name}: empty tensor at offset {offset} past the end of storage "
+                              f"{storage.key!r} ({base.size} elements)")
+        if 0 in size:
+            return np.zeros(size, base.dtype)
+        item = base.itemsize
+        return np.lib.stride_tricks.as_strided(base[offset:], shape=size, strides=tuple(s * item for s in stride),
+                                               writeable=base.flags.writeable)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
+    """A Parameter is its data here."""
+    if not isinstance(data, np.ndarray):
+        raise FormatError(f"a parameter is rebuilt from {_short(data)}, not a tensor")
+    return data
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def prescan(data, name):
+    """Walk the opcodes of a pickle without running it: refuses truncated length fields (before the C unpickler
+    would allocate them), out-of-band buffers, and trailing garbage. Returns the offset just past STOP."""
+    stream = io.BytesIO(data)
+    try:
+        for opcode, _arg, _pos in pickletools.genops(stream):
+            if opcode.name in ("NEXT_BUFFER", "READONLY_BUFFER"):
+                raise FormatError(f"{name}: the pickle uses out-of-band buffers, which a torch file never does")
+    except FormatError:
+        raise
+    except Exception as exc:  # ValueError from genops on truncated or unknown opcodes
+        raise FormatError(f"{name}: the pickle is malformed or truncated: {exc}") from None
+    return stream.tell()
+
+
+def unpickle(data, storage_array, name):
+    """Run the restricted unpickler over `data` (already prescanned). storage_array(ref, dtype_name) gives the
+    1-D array of a storage (or None: a recording pass, tensors become empty placeholders); None for pickles
+    that must hold no storages."""
+    if storage_array is None:
+        storage_array = _no_storages(name)
+    try:
+        return _TorchUnpickler(data, storage_array, name).load()
+    except (FormatError, UnsafeFileError) as exc:
+        if str(exc).startswith(name):
+            raise
+        raise type(exc)(f"{name}: {exc}") from None
+    except RecursionError:
+        raise FormatError(f"{name}: the pickle nests too deeply") from None
+    except MemoryError:
+        raise FormatError(f"{name}: the pickle asks for more memory than is available") from None
+    except Exception as exc:  # UnpicklingError, TypeError, AttributeError, ... from hostile or corrupt pickles
+        raise FormatError(f"{name}: the pickle is malformed: {type(exc).__name__}: {exc}") from None
+
+
+def _no_storages(name):
+    def storage_array(ref, dtype_name):
+        raise FormatError(f"{name}: a tensor where the file format allows none")
+    return storage_array
+
+
+def _find_prefix(archive):
+    """The archive's top folder (with "/"): the one holding data.pkl. Refuses TorchScript archives."""
+    names = archive.names
+    if any(n.endswith("/constants.pkl") or n == "constants.pkl" or "/code/" in n for n in names):
+        raise FormatError(f"{archive.source.name}: a TorchScript archive (torch.jit.save), not a torch.save file. "
+                          f"Re-save its weights in Python: torch.save(torch.jit.load(path).state_dict(), "
+                          f"'weights.pt')")
+    tops = [n[:-len("data.pkl")] for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    if not tops:
+        raise FormatError(f"{archive.source.name}: a zip archive without a data.pkl record: not a torch.save "
+                          f"file (members: {_short(names[:8])})")
+    if len(tops) > 1:
+        raise FormatError(f"{archive.source.name}: a zip archive with several data.pkl records {tops}")
+    return tops[0]
+
+
+def load_zip(archive):
+    """The object saved in the torch.save zip archive `archive` (a ziparchive.ZipArchive), tensors as arrays."""
+    name = archive.source.name
+    prefix = _find_prefix(archive)
+    byteorder = "little"
+    if prefix + "byteorder" in archive.infos:
+        byteorder = archive.member_bytes(prefix + "byteorder", 16, "byteorder record").decode("ascii", "replace")
+        if byteorder not in ("little", "big"):
+            raise FormatError(f"{name}: unknown byteorder record {byteorder!r}")
+    storages = {}
+
+    def storage_array(ref, dtype_name):
+        cache_key = (ref.key, dtype_name)
+        if cache_key not in storages:
+            storages[cache_key] = _read_storage(archive, prefix, ref, dtype_name, byteorder)
+        return storages[cache_key]
+
+    data = archive.member_bytes(prefix + "data.pkl", DATA_PKL_LIMIT, "data.pkl")
+    end = prescan(data, f"{name}: data.pkl")
+    if end != len(data):
+        raise FormatError(f"{name}: data.pkl has {len(data) - end} bytes after the end of its pickle")
+    return unpickle(data, storage_array, name)
+
+
+def raw_dtype(dtype_name, byteorder="little"):
+    """The NumPy dtype a storage of torch dtype `dtype_name` is stored in (bfloat16: its uint16 bits)."""
+    raw = np.dtype("<u2" if dtype_name == "bfloat16" else _DTYPES[dtype_name])
+    return raw.newbyteorder(">") if byteorder == "big" else raw
+
+
+def to_native(arr, dtype_name):
+    """A storage's raw array as the NumPy array fastrnn returns: bfloat16 -> float32, big-endian -> native."""
+    if dtype_name == "bfloat16":
+        return (arr.astype(np.uint32) << 16).view(np.float32)
+    if not arr.dtype.isnative:
+        return arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def _read_storage(archive, prefix, ref, dtype_name, byteorder):
+    """Storage `ref` as a 1-D array of dtype_name (bfloat16 -> float32, big-endian -> native)."""
+    name = archive.source.name
+    member = f"{prefix}data/{ref.key}"
+    info = archive.info(member, f"storage {ref.key!r} named in data.pkl")
+    raw = raw_dtype(dtype_name, byteorder)
+    # the record's element count: of the typed storage, or bytes for an untyped one
+    declared = ref.numel * (1 if ref.dtype == "untyped" else raw.itemsize)
+    if declared > info.file_size:
+        raise FormatError(f"{name}: storage {ref.key!r} declares {declared} bytes but its record holds "
+                          f"{info.file_size} (corrupt or truncated file)")
+    usable = declared - declared % raw.itemsize
+    if info.compress_type == 0:
+        offset = archive.data_offset(member, f"storage {ref.key!r}")
+        arr = archive.source.array(offset, usable, raw, f"storage {ref.key!r}")
+    else:
+        arr = archive.member_array(member, "u1", f"storage {ref.key!r}")[:usable].view(raw)
+    return to_native(arr, dtype_name)

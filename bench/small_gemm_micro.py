@@ -10,6 +10,7 @@ same routes on a 1 x 1 x 1 product).
 """
 import argparse
 import ctypes
+import functools
 import glob
 import os
 import sys
@@ -39,6 +40,7 @@ def numpy_openblas():
 
 
 def cblas_gemm(dtype):
+    """make(A, W, C) -> a call of scipy-openblas32's cblas gemm for C = A W^T, its arguments converted once."""
     lib = ctypes.CDLL(glob.glob(os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas*.so*"))[0])
     lib.scipy_openblas_set_num_threads(1)
     fn = lib.scipy_cblas_sgemm if dtype == np.float32 else lib.scipy_cblas_dgemm
@@ -46,57 +48,60 @@ def cblas_gemm(dtype):
     fn.restype = None
     fn.argtypes = [ctypes.c_int] * 6 + [real, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, real,
                                         ctypes.c_void_p, ctypes.c_int]
-    one, zero = real(1), real(0)
 
-    def call(A, W, C):
-        M, K = A.shape
-        N = W.shape[0]
-        fn(101, 111, 112, M, N, K, one, A.ctypes.data, K, W.ctypes.data, K, zero, C.ctypes.data, N)
-    return call
+    def make(A, W, C):
+        (M, K), N = A.shape, W.shape[0]
+        args = (101, 111, 112, M, N, K, real(1), ctypes.c_void_p(A.ctypes.data), K,
+                ctypes.c_void_p(W.ctypes.data), K, real(0), ctypes.c_void_p(C.ctypes.data), N)
+        return functools.partial(fn, *args)
+    return make
 
 
 def contenders(dtype, np_threads):
-    sgemm = cblas_gemm(dtype)
-
+    """name -> make(A, W, C), which returns the timed call; make.setup() runs before each round."""
     def np_with(n):
-        def run(A, W, C):
-            np.matmul(A, W.T, out=C)
-        run.setup = lambda: np_threads and np_threads(os.cpu_count() if n == "N" else n)
-        return run
+        def make(A, W, C):
+            return functools.partial(np.matmul, A, W.T, out=C)
+        make.setup = lambda: np_threads and np_threads(os.cpu_count() if n == "N" else n)
+        return make
 
     def fr(n):
-        def run(A, W, C):
-            _kernels._small_gemm_nt(A, W, C, False, n)
-        return run
+        def make(A, W, C):
+            return functools.partial(_kernels._small_gemm_nt, A, W, C, False, n)
+        return make
 
-    return {"fastrnn 1t": fr(1), "fastrnn 2t": fr(2), "numpy 1t": np_with(1),
-            "numpy Nt": np_with("N"), "sgemm32 1t": sgemm}
+    return {"fastrnn 1t": fr(1), "fastrnn 2t": fr(2), "numpy 1t": np_with(1), "numpy Nt": np_with("N"),
+            "sgemm32 1t": cblas_gemm(dtype)}
 
 
-def time_call(fn, A, W, C, n):
+def time_call(call, n):
     t0 = time.perf_counter_ns()
     for _ in range(n):
-        fn(A, W, C)
+        call()
     return (time.perf_counter_ns() - t0) / n / 1e3
 
 
-def bench(M, N, K, dtype, funcs, rounds, min_round_ms, rng):
+def bench(M, N, K, dtype, makers, rounds, min_round_ms, rng):
     A = rng.standard_normal((M, K)).astype(dtype)
     W = rng.standard_normal((N, K)).astype(dtype)
     C = np.empty((M, N), dtype)
-    reference = A.astype(np.float64) @ W.astype(np.float64).T
-    calls = {}
-    for name, fn in funcs.items():   # warm up, check, size the rounds
-        getattr(fn, "setup", lambda: None)()
-        fn(A, W, C)
+    # not NumPy's matmul: a multi-threaded OpenBLAS call leaves its threads spinning for a while after it, on the
+    # core fastrnn's second thread needs
+    reference = np.einsum("mk,nk->mn", A.astype(np.float64), W.astype(np.float64))
+    calls, reps = {}, {}
+    for name, make in makers.items():   # warm up, check, size the rounds
+        getattr(make, "setup", lambda: None)()
+        calls[name] = make(A, W, C)
+        C[...] = np.nan
+        calls[name]()
         assert np.allclose(C, reference, rtol=1e-4, atol=1e-3 * np.sqrt(K)), name
-        per = time_call(fn, A, W, C, 20)
-        calls[name] = max(5, int(min_round_ms * 1e3 / max(per, 1e-3)))
-    times = {name: [] for name in funcs}
+        per = time_call(calls[name], 20)
+        reps[name] = max(5, int(min_round_ms * 1e3 / max(per, 1e-3)))
+    times = {name: [] for name in makers}
     for _ in range(rounds):
-        for name, fn in funcs.items():
-            getattr(fn, "setup", lambda: None)()
-            times[name].append(time_call(fn, A, W, C, calls[name]))
+        for name, make in makers.items():
+            getattr(make, "setup", lambda: None)()
+            times[name].append(time_call(calls[name], reps[name]))
     return {name: float(np.median(t)) for name, t in times.items()}
 
 

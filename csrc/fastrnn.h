@@ -110,7 +110,7 @@ FR_DECLARE_PARALLEL(double, f64)
  * C [M, N] (row stride ldc) = A [M, K] (row stride lda) W [N, K]^T (row stride ldw), or C += that when
  * accumulate != 0. A, W IN; C OUT (INOUT when accumulating), not overlapping A or W. Made for M up to about 8.
  * _mt splits N across up to nthreads threads of the pool (capped by fr_set_max_threads); _auto, for the time
- * loops, uses all of them when W has at least 1 MiB, else one. */
+ * loops, uses all of them from N K max(M, 2) sizeof(REAL) >= 2 MiB (f32 M <= 2: W from 1 MiB), else one. */
 #define FR_DECLARE_SMALL_GEMM(REAL, SFX)                                                                         \
     void fr_small_gemm_nt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,             \
                                 const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc);           \

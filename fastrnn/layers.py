@@ -140,10 +140,13 @@ class _RecurrentLayer(Module):
         """A layer built from a (whole-model) state dict: sizes, num_layers, bidirectional, bias, proj_size and
         peephole are inferred from the keys and shapes under `prefix` (e.g. "encoder.lstm."); torch cell modules
         (LSTMCell/GRUCell/RNNCell: weight_ih, weight_hh, ...) give a one-layer layer. Options not stored in
-        weights (batch_first, nonlinearity, linear_before_reset, dtype, merge_mode, ...) are keyword arguments.
+        weights (batch_first, nonlinearity, linear_before_reset, merge_mode, ...) are keyword arguments; dtype
+        defaults to float64 when the weights are float64, else float32.
         """
         from .io.infer import config_from_state_dict
         kwargs, weights = config_from_state_dict(state_dict, prefix=prefix, mode=cls._mode)
+        if "dtype" not in options:   # float64 weights make a float64 layer; anything else float32
+            options["dtype"] = np.float64 if any(w.dtype == np.float64 for w in weights.values()) else np.float32
         layer = cls(**kwargs, **options)
         layer.load_state_dict(weights)
         return layer

@@ -111,6 +111,16 @@ def test_the_assembled_file_loads(tmp_path):
     np.testing.assert_array_equal(sd["w"], np.lib.stride_tricks.as_strided(values[2:], (2, 3), (4, 8)))
 
 
+def test_device_locations_load_to_the_cpu(tmp_path):
+    values = np.arange(4, dtype=np.float32)
+    storage = op_tuple(op_str("storage"), op_global("torch.cuda", "FloatStorage"), op_str("0"), op_str("cuda:1"),
+                       op_int(4)) + b"Q"
+    data = op_pickle(op_call(op_global("torch._utils", "_rebuild_tensor_v2"), storage, op_int(0),
+                             op_tuple(op_int(4)), op_tuple(op_int(1)), b"\x89", b"N"))
+    np.testing.assert_array_equal(fastrnn.load(write_torch_zip(tmp_path / "gpu.pt", data, {"0": values.tobytes()})),
+                                  values)
+
+
 # ------------------------------------------------------------------------------ globals that run code
 def _shell(sentinel):
     return f"touch {sentinel}"
@@ -285,6 +295,9 @@ def test_huge_declared_sizes_are_refused_without_allocating(tmp_path):
         "bytes8": op_pickle(b"\x8e" + struct.pack("<Q", 10**12) + b"abc"),       # BINBYTES8
         "bytearray8": b"\x80\x05\x96" + struct.pack("<Q", 10**12) + b"abc.",      # BYTEARRAY8
         "unicode8": op_pickle(b"\x8d" + struct.pack("<Q", 10**12) + b"abc"),     # BINUNICODE8
+        "bytes4": op_pickle(b"B" + struct.pack("<I", 2**32 - 1) + b"abc"),          # BINBYTES
+        "memo": op_pickle(b"N" + b"r" + struct.pack("<I", 2**31) + b"0N"),       # LONG_BINPUT: memo table
+        "memo_text": op_pickle(b"Np2147483648\n0N"),                             # PUT
     }
     for name, data in cases.items():
         path = hostile(tmp_path, data, name=f"{name}.pt", storages={"0": bytes(16)})

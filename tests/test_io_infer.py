@@ -15,6 +15,7 @@ def layer_sd(cls=fastrnn.LSTM, *args, prefix="", **kwargs):
 
 
 # ------------------------------------------------------------------------------------------ torch layers
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 @pytest.mark.parametrize("cell", list(TORCH_CELLS))
 @pytest.mark.parametrize("num_layers, bidirectional, bias", [(1, False, True), (3, True, True), (2, False, False),
                                                                (2, True, False)])
@@ -183,3 +184,11 @@ def test_argument_errors():
         config_from_state_dict([1, 2])
     with pytest.raises(TypeError, match="prefix must be a string"):
         config_from_state_dict(LSTM3, prefix=None)
+
+
+def test_from_state_dict_keeps_float64_weights_in_float64():
+    layer = fastrnn.GRU(3, 4, dtype=np.float64, seed=0)
+    rebuilt = fastrnn.GRU.from_state_dict(layer.state_dict())
+    assert rebuilt.dtype == np.float64
+    assert fastrnn.GRU.from_state_dict(layer.state_dict(), dtype=np.float32).dtype == np.float32
+    assert fastrnn.GRU.from_state_dict(fastrnn.GRU(3, 4).state_dict()).dtype == np.float32

@@ -195,6 +195,20 @@ def test_archive_name_follows_the_file_name_or_is_archive(tmp_path):
         np.testing.assert_array_equal(fastrnn.load(tmp_path / name)["w"], values["w"].numpy())
 
 
+def test_bare_tensor_and_recompressed_archive(tmp_path):
+    torch = require_torch()
+    tensor = torch.randn(3, 4)
+    torch.save(tensor.t(), tmp_path / "bare.pt")
+    np.testing.assert_array_equal(fastrnn.load(tmp_path / "bare.pt"), tensor.t().numpy())
+    # the same archive re-zipped with deflate (torch never compresses, other tools may)
+    with zipfile.ZipFile(tmp_path / "bare.pt") as src, \
+            zipfile.ZipFile(tmp_path / "deflated.pt", "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+    for mmap in (True, False):
+        np.testing.assert_array_equal(fastrnn.load(tmp_path / "deflated.pt", mmap=mmap), tensor.t().numpy())
+
+
 def test_big_endian_files(tmp_path):
     torch = require_torch()
     values = {"f": torch.randn(2, 3), "d": torch.randn(4, dtype=torch.float64), "i": torch.arange(5),
@@ -247,6 +261,7 @@ def test_malicious_object_saved_by_torch_is_refused(tmp_path):
     assert not sentinel.exists()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit's own deprecation notices
 def test_torchscript_archive_is_explained(tmp_path):
     torch = require_torch()
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 3)), tmp_path / "scripted.pt")

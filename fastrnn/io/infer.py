@@ -126,8 +126,9 @@ def _cell_config(found, cell, prefix, mode, H):
         raise FormatError(f"{layered} (a layer's name) mixed with cell names (weight_ih, ...) under prefix "
                           f"{prefix!r}")
     kinds = {k[0] for k in cell}
-    for k in kinds - {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}:
-        raise FormatError(f"{prefix}{k}: torch's cell modules have no such weight")
+    unknown = sorted(kinds - {"weight_ih", "weight_hh", "bias_ih", "bias_hh"})
+    if unknown:
+        raise FormatError(f"{prefix}{unknown[0]}: torch's cell modules have no such weight")
     G = GATES[mode] * H
     if "weight_ih" not in kinds:
         raise FormatError(f"missing key {prefix}weight_ih (the cell's input weights)")

@@ -8,11 +8,12 @@ Such a file is a sequence of pickles followed by raw storages:
   then, per key in that order: numel as a little-endian int64, then numel elements (little-endian)
 Storage offsets depend on every storage's element size, which only pickle 4 tells: so pickle 4 is unpickled
 twice, first recording its storage records (building nothing), then for real once the offsets are known.
-Each pickle is scanned (pickletools) before it runs, its length found without trusting any length field.
+Each pickle is scanned (pickle_scan) before it runs, its length found without trusting any length field.
 """
 import struct
 
 from . import torch_pickle
+from .pickle_scan import prescan
 from .errors import FormatError
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -32,7 +33,7 @@ def _next_pickle(source, start):
     while True:
         chunk = source.read(start, min(chunk_size, source.size - start), "pickle")
         try:
-            end = torch_pickle.prescan(chunk, source.name)
+            end = prescan(chunk, source.name)
             return chunk[:end]
         except FormatError:
             if start + len(chunk) >= source.size or chunk_size >= _PICKLE_LIMIT:

@@ -20,18 +20,18 @@ types and dtypes by name, torch.Size, torch.device, torch.Tensor/Parameter as ty
 here in a few lines each, none of torch's code. Every other global (os.system, builtins.eval, a class of the
 user's program, numpy objects, ...) raises UnsafeFileError naming it, before anything in the file runs; torch
 objects that are safe but not tensors of plain layout (sparse, quantized, nested tensors) raise FormatError.
-The opcode stream is scanned first (pickletools) so a length field larger than the data is refused before the
-C unpickler could allocate it.
+The opcode stream is scanned first (pickle_scan) so length fields and memo indices that would make the C
+unpickler allocate more than the data justifies are refused before it runs.
 """
 import collections
 import io
 import pickle
-import pickletools
 import re
 
 import numpy as np
 
 from .errors import FormatError, UnsafeFileError
+from .pickle_scan import prescan
 
 # torch dtype name -> NumPy dtype ("bfloat16" is converted to float32 after reading its raw uint16 bits)
 _DTYPES = {
@@ -96,6 +96,9 @@ class _DTypeName(str):
         self = super().__new__(cls, f"torch.{name}")
         self.dtype = name
         return self
+
+    def __setstate__(self, state):
+        raise FormatError(f"data.pkl sets state on {self}")
 
 
 class _StorageRef:
@@ -295,9 +298,22 @@ class _TorchUnpickler(pickle.Unpickler):
                               f"{storage.key!r} ({base.size} elements)")
         if 0 in size:
             return np.zeros(size, base.dtype)
+        numel = 1
+        for n in size:
+            numel *= n
+        if stride == _contiguous_strides(size):  # the common case, and faster than as_strided
+            return base[offset:offset + numel].reshape(size)
         item = base.itemsize
         return np.lib.stride_tricks.as_strided(base[offset:], shape=size, strides=tuple(s * item for s in stride),
                                                writeable=base.flags.writeable)
+
+
+def _contiguous_strides(size):
+    strides, step = [], 1
+    for n in reversed(size):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
@@ -310,21 +326,6 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
 def _short(value, limit=80):
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def prescan(data, name):
-    """Walk the opcodes of a pickle without running it: refuses truncated length fields (before the C unpickler
-    would allocate them), out-of-band buffers, and trailing garbage. Returns the offset just past STOP."""
-    stream = io.BytesIO(data)
-    try:
-        for opcode, _arg, _pos in pickletools.genops(stream):
-            if opcode.name in ("NEXT_BUFFER", "READONLY_BUFFER"):
-                raise FormatError(f"{name}: the pickle uses out-of-band buffers, which a torch file never does")
-    except FormatError:
-        raise
-    except Exception as exc:  # ValueError from genops on truncated or unknown opcodes
-        raise FormatError(f"{name}: the pickle is malformed or truncated: {exc}") from None
-    return stream.tell()
 
 
 def unpickle(data, storage_array, name):

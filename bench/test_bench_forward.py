@@ -1,7 +1,7 @@
 """fastrnn, naive NumPy, torch CPU and ONNX Runtime side by side, one group per config of fastrnn.benchmark.GRID.
 
-    pytest bench --benchmark-enable --benchmark-only    time them (pyproject's addopts disable benchmarks)
-    pytest bench                                        run each callable once and check its result (CI)
+    pytest --benchmark-only                  time them (from the repository root; or pytest bench --benchmark-only)
+    pytest --benchmark-disable               run each callable once and check its result (the test command, CI)
 
 Inputs and the callables are built outside the timed call; each result is checked against naive NumPy after
 timing. torch and ONNX Runtime are skipped where they are not installed (or the ONNX export fails).

@@ -9,6 +9,10 @@ import os
 
 
 def _load_openblas():
+    """Load the library single-threaded: fastrnn's pool owns the threads, so OpenBLAS starts none of its own.
+
+    OpenBLAS reads OPENBLAS_NUM_THREADS once, when it loads; the variable is restored right after.
+    """
     spec = importlib.util.find_spec("scipy_openblas32")
     if spec is None or spec.origin is None:
         raise ImportError("fastrnn needs the scipy-openblas32 package: pip install scipy-openblas32")
@@ -16,7 +20,15 @@ def _load_openblas():
     for name in sorted(os.listdir(libdir)):
         if name.startswith("libscipy_openblas") and (name.endswith(".so") or ".so." in name
                                                       or name.endswith(".dylib")):
-            ctypes.CDLL(os.path.join(libdir, name))
+            saved = os.environ.get("OPENBLAS_NUM_THREADS")
+            os.environ["OPENBLAS_NUM_THREADS"] = "1"
+            try:
+                ctypes.CDLL(os.path.join(libdir, name))
+            finally:
+                if saved is None:
+                    del os.environ["OPENBLAS_NUM_THREADS"]
+                else:
+                    os.environ["OPENBLAS_NUM_THREADS"] = saved
             return
 
 

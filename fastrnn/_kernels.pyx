@@ -23,6 +23,8 @@ cnp.import_array()
 
 RNN_TANH, RNN_RELU, LSTM, GRU, GRU_RB = 0, 1, 2, 3, 4
 cdef enum:
+    SMALL_GEMM_MAX_ROWS = 8   # products of at most this many rows skip BLAS (streaming steps, short inputs)
+cdef enum:
     M_RNN_TANH = 0
     M_RNN_RELU = 1
     M_LSTM = 2
@@ -99,9 +101,17 @@ cdef inline void gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py
 cdef inline void gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A, Py_ssize_t lda,
                          const floating *W, Py_ssize_t ldw, floating beta, floating *C,
                          Py_ssize_t ldc) noexcept nogil:
-    """C[M, N] (row stride ldc) = A[M, K] W[N, K]^T + beta C: the row-major product with torch-layout weights."""
-    if M > 0:
+    """C[M, N] (row stride ldc) = A[M, K] W[N, K]^T + beta C (beta 0 or 1): the row-major product with
+    torch-layout weights; up to SMALL_GEMM_MAX_ROWS rows by the dot-product kernel (csrc/small_gemm.inc),
+    beyond by BLAS."""
+    if M <= 0:
+        return
+    if M > SMALL_GEMM_MAX_ROWS:
         gemm(False, True, M, N, K, A, lda, W, ldw, beta, C, ldc)
+    elif floating is float:
+        fr_small_gemm_nt_auto_f32(M, N, K, A, lda, W, ldw, beta != 0, C, ldc)
+    else:
+        fr_small_gemm_nt_auto_f64(M, N, K, A, lda, W, ldw, beta != 0, C, ldc)
 
 
 cdef void input_projection(const CellPtrs *p, const floating *x, Py_ssize_t rows,

@@ -21,11 +21,12 @@ import numpy as np
 from . import _kernels
 from . import _validation as v
 from ._module import Module
+from ._training import Trainable, take_rows
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 
-class _RecurrentLayer(Module):
+class _RecurrentLayer(Module, Trainable):
     """Shared machinery of RNN, LSTM and GRU; use those classes."""
 
     _mode = None  # "RNN", "LSTM" or "GRU"
@@ -179,7 +180,7 @@ class _RecurrentLayer(Module):
     def _run(self, x, h, c, lengths, tape=None):
         """x (T, B, I) -> out (T, B, D*P) of the last layer (unmerged), h, c final states; updates h, c.
 
-        With a _Tape, also records what backward needs (and applies inter-layer dropout).
+        With a Tape, also records what backward needs (and applies inter-layer dropout).
         """
         T, B, _ = x.shape
         D, P = self.num_directions, self.output_size
@@ -189,8 +190,7 @@ class _RecurrentLayer(Module):
         else:
             order = np.argsort(-lengths, kind="stable")   # longest first: active rows form a prefix
             batch_sizes = B - np.cumsum(np.bincount(lengths, minlength=T + 1))[:T]
-            x, h = np.take(x, order, axis=1), np.take(h, order, axis=1)
-            c = None if c is None else np.take(c, order, axis=1)
+            x, h, c = take_rows(order, x, h, c)
         layer_input = x
         pack = B > 0   # per-step products from W_hh packed once per call (csrc/packed_gemm.inc), not BLAS
         for layer in range(self.num_layers):
@@ -207,9 +207,7 @@ class _RecurrentLayer(Module):
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)
         if order is not None:
-            inverse = np.argsort(order)
-            layer_input, h = np.take(layer_input, inverse, axis=1), np.take(h, inverse, axis=1)
-            c = None if c is None else np.take(c, inverse, axis=1)
+            layer_input, h, c = take_rows(np.argsort(order), layer_input, h, c)
         return layer_input, h, c
 
     def _merge(self, out):
@@ -232,96 +230,6 @@ class _RecurrentLayer(Module):
         elif self.batch_first:
             out = np.ascontiguousarray(out.transpose(1, 0, 2))
         return out, (h if c is None else (h, c))
-
-    # ------------------------------------------------------------------------------------------- training
-    def forward_train(self, x, hx=None, lengths=None):
-        """Like calling the layer, and also returns the tape backward() needs: (out, state, tape).
-
-        Inter-layer dropout (dropout > 0, as torch: on the outputs of every layer but the last) applies here
-        only, drawn from the layer's RNG (seeded by the constructor's seed/rng).
-        Memory kept per time step and batch row, for each layer and direction: the G gate activations, h before
-        the step (P), for LSTM c before the step (H), for GRU W_hn h + b_hn (H), for a projected LSTM
-        o tanh(c') (H); plus each layer's input (x, then the previous layer's output) and dropout masks.
-        """
-        x, unbatched = v.as_input(x, self.dtype, self.input_size, self.batch_first)
-        T, B, _ = x.shape
-        h, c = self._initial_state(hx, B, unbatched)
-        if lengths is not None:
-            lengths = v.as_lengths(lengths, B, T)
-        tape = _Tape(len(self._cells), unbatched)
-        out, h, c = self._run(x, h, c, lengths, tape)
-        out, state = self._format_output(out, h, c, unbatched)
-        tape.out_shape = out.shape
-        return out, state, tape
-
-    def backward(self, tape, d_out, d_state=None):
-        """Gradients of a loss L given dL/d(out) and dL/d(final state), for the forward_train that made tape.
-
-        d_out has the shape of that call's out; d_state the structure of its state (None = zeros).
-        Returns (dx, dhx): dL/dx shaped like x, and dL/d(initial state) shaped like hx ((dh0, dc0) for LSTM).
-        Parameter gradients are ADDED to self.grads (keyed like state_dict()); clear them with zero_grad().
-        """
-        if not isinstance(tape, _Tape) or len(tape.cells) != len(self._cells):
-            raise TypeError("tape must be the third value returned by this layer's forward_train")
-        d_out = v.to_numpy(d_out, "d_out", self.dtype)
-        v.check_shape(d_out, "d_out", tape.out_shape, "out.shape")
-        d_out = self._unmerge(self._internal_layout(v.as_float_array(d_out, "d_out", self.dtype, "out.shape"),
-                                                    tape.unbatched), tape)
-        B = d_out.shape[1]
-        dh, dc = self._initial_state(d_state, B, tape.unbatched)
-        if tape.order is not None:
-            d_out, dh = np.take(d_out, tape.order, axis=1), np.take(dh, tape.order, axis=1)
-            dc = None if dc is None else np.take(dc, tape.order, axis=1)
-        D, P = self.num_directions, self.output_size
-        pack = B > 0
-        for layer in reversed(range(self.num_layers)):
-            layer_input = tape.inputs[layer]
-            d_in = np.zeros_like(layer_input)
-            for d in range(D):
-                k = layer * D + d
-                cell = self._cells[k]
-                _kernels.backward_direction(cell, tape.cells[k], layer_input, d_out, d * P, dh[k],
-                                            None if dc is None else dc[k], tape.batch_sizes, d == 1, d_in,
-                                            self._cell_grads(k), _kernels.PackedCell(cell, True) if pack else None)
-            if tape.masks[layer] is not None:
-                d_in *= tape.masks[layer]
-            d_out = d_in
-        if tape.order is not None:
-            inverse = np.argsort(tape.order)
-            d_out, dh = np.take(d_out, inverse, axis=1), np.take(dh, inverse, axis=1)
-            dc = None if dc is None else np.take(dc, inverse, axis=1)
-        if tape.unbatched:
-            d_out, dh = d_out[:, 0], dh[:, 0]
-            dc = None if dc is None else dc[:, 0]
-        elif self.batch_first:
-            d_out = np.ascontiguousarray(d_out.transpose(1, 0, 2))
-        return d_out, (dh if dc is None else (dh, dc))
-
-    def _cell_grads(self, k):
-        """The gradient arrays of cell k (layer k // D, direction k % D) under backward_direction's names."""
-        sfx = self._suffixes(k // self.num_directions)[k % self.num_directions]
-        names = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh",
-                 "w_hr": "weight_hr", "peep": "weight_peephole"}
-        return {short: self.grads[name + sfx] for short, name in names.items() if name + sfx in self.grads}
-
-    def _internal_layout(self, d_out, unbatched):
-        """A gradient shaped like the user-facing out, as time-major (T, B, .)."""
-        if unbatched:
-            return d_out[:, None, :]
-        return np.ascontiguousarray(d_out.transpose(1, 0, 2)) if self.batch_first else d_out
-
-    def _unmerge(self, d_out, tape):
-        """dL/d(merged out) -> dL/d(concatenated directions) (T, B, D*P)."""
-        if self.num_directions == 1 or self.merge_mode == "concat":
-            return d_out
-        if self.merge_mode == "sum":
-            return np.concatenate([d_out, d_out], axis=2)
-        if self.merge_mode == "mean":
-            half = d_out * self.dtype.type(0.5)
-            return np.concatenate([half, half], axis=2)
-        P = self.output_size
-        out = tape.last_output_user_order()
-        return np.concatenate([d_out * out[..., P:], d_out * out[..., :P]], axis=2)
 
     # ------------------------------------------------------------------------------------------ streaming
     def step(self, x_t, state=None):
@@ -388,37 +296,6 @@ class _RecurrentLayer(Module):
     def _repr_options(self):
         return [("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
                 ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
-
-
-class _Tape:
-    """What forward_train keeps for backward (see forward_train's docstring for its size)."""
-
-    def __init__(self, n_cells, unbatched):
-        self.cells = [{} for _ in range(n_cells)]   # per (layer, direction): filled by forward_direction
-        self.inputs = []                             # per layer: its input (T, B, I_l), after dropout
-        self.masks = []                              # per layer: dropout mask scaled by 1/(1-p), or None
-        self.unbatched = unbatched
-        self.order = self.batch_sizes = self.last_output = self.out_shape = None
-
-    def record_input(self, layer, layer_input, p, rng):
-        """Keep the layer's input, applying inverted dropout between layers; returns what the layer sees."""
-        mask = None
-        if layer > 0 and p > 0:
-            keep = rng.random(layer_input.shape) >= p
-            mask = keep.astype(layer_input.dtype) / layer_input.dtype.type(1 - p)
-            layer_input = layer_input * mask
-        self.masks.append(mask)
-        self.inputs.append(layer_input)
-        return layer_input
-
-    def finish(self, order, batch_sizes, last_output):
-        self.order, self.batch_sizes, self.last_output = order, batch_sizes, last_output
-
-    def last_output_user_order(self):
-        """The last layer's unmerged output (T, B, D*P) in the caller's batch order."""
-        if self.order is None:
-            return self.last_output
-        return np.take(self.last_output, np.argsort(self.order), axis=1)
 
 
 class RNN(_RecurrentLayer):

@@ -26,7 +26,7 @@
     void fr_rnn_pointwise_backward_##SFX(const REAL *gates, REAL *dh, ptrdiff_t B, ptrdiff_t H, int relu);     \
                                                                                                                  \
     /* LSTM. gates [B,4H] INOUT: pre-activations in, activations out; c [B,H] INOUT: c -> c';                   \
-       peep [3,H] IN rows [i,f,o] (zeros: plain LSTM); r [B,H] OUT: o * tanh(c') (= h' unless projected) */                  \
+       peep [3,H] IN rows [i,f,o] (zeros: plain LSTM); r [B,H] OUT: o * tanh(c') (= h' unless projected) */      \
     void fr_lstm_pointwise_forward_##SFX(REAL *gates, REAL *c, const REAL *peep, REAL *r,                       \
                                          ptrdiff_t B, ptrdiff_t H);                                              \
     /* gates [B,4H] IN activations of the step; c_prev [B,H] IN; peep [3,H] IN;                           \
@@ -38,7 +38,8 @@
                                                                                                                  \
     /* GRU, linear before reset (torch). gates [B,3H] INOUT: input part of pre-activations in (x-projection,     \
        b_ih, and b_hh for r and z), activations [r,z,n] out; hh [B,3H] IN: W_hh h without bias;                  \
-       b_hn [H] IN (zeros without bias); hn [B,H] OUT: W_hn h + b_hn (kept for backward); h [B,H] INOUT: h -> h' */           \
+       b_hn [H] IN (zeros without bias); hn [B,H] OUT: W_hn h + b_hn (kept for backward);                      \
+       h [B,H] INOUT: h -> h' */                                                                                 \
     void fr_gru_pointwise_forward_##SFX(REAL *gates, const REAL *hh, const REAL *b_hn, REAL *hn, REAL *h,       \
                                         ptrdiff_t B, ptrdiff_t H);                                               \
     /* gates [B,3H] IN activations; hn [B,H] IN; h_prev [B,H] IN; dh [B,H] INOUT: dL/dh' in, the direct part    \
@@ -67,9 +68,9 @@ FR_DECLARE_CELLS(double, f64)
 #undef FR_DECLARE_CELLS
 
 /* The recurrent product with W packed once per call (packed_gemm.inc): W [N, K] (element [n][k] at
- * W[n stride_n + k stride_k]: K, 1 for torch's layout) -> Wp [fr_packed_size(N, K)] by fr_pack_weights; then C [M, N] (row stride ldc) = A [M, K] (row stride lda) W^T,
- * or C += that when accumulate != 0, for the column panels [panel_begin, panel_end) of
- * [0, fr_packed_panels(N)) (so threads can split the panels). */
+ * W[n stride_n + k stride_k]: K, 1 for torch's layout) -> Wp [fr_packed_size(N, K)] by fr_pack_weights; then
+ * C [M, N] (row stride ldc) = A [M, K] (row stride lda) W^T, or C += that when accumulate != 0, for the column
+ * panels [panel_begin, panel_end) of [0, fr_packed_panels(N)) (so threads can split the panels). */
 #define FR_DECLARE_PACKED(REAL, SFX)                                                                             \
     ptrdiff_t fr_packed_size_##SFX(ptrdiff_t N, ptrdiff_t K);                                                    \
     ptrdiff_t fr_packed_panels_##SFX(ptrdiff_t N);                                                               \

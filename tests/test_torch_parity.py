@@ -24,7 +24,8 @@ def torch_run(torch, module, x, hx, lengths, batch_first):
     with torch.no_grad():
         out, state = module(tx, hx)
     if lengths is not None:
-        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=x.shape[1 if batch_first else 0])
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first,
+                                                        total_length=x.shape[1 if batch_first else 0])
     state = tuple(s.numpy() for s in state) if isinstance(state, tuple) else state.numpy()
     return out.numpy(), state
 

@@ -1,7 +1,9 @@
 /* fastrnn's worker pool: runs fn(ctx, i, n) for every part i in [0, n), on the caller and idle workers.
  *
- * Parts are claimed, not assigned: the caller and each awake worker take the next unclaimed part, so when
- * another process holds a core and a worker is slow to wake, the caller simply does that part itself.
+ * Parts are claimed, not assigned: the caller and each awake worker take an unclaimed part, so when another
+ * process holds a core and a worker is slow to wake, the caller simply does that part itself. Each participant
+ * tries its own part first (the caller part 0, worker k part k), so a thread keeps working on the same slice of
+ * the weights step after step and finds it in its own cache.
  * Hand-offs happen every time step (tens of microseconds apart), so idle workers spin for a short while
  * (FR_SPIN_NS) and then block on a condition variable; they never busy-wait for long. One call at a time owns
  * the pool; a concurrent caller (another Python thread) runs all its parts itself. Workers start on first use,
@@ -32,12 +34,14 @@ static struct {
     pthread_mutex_t lock;            /* guards sleeping workers' wake-up */
     pthread_cond_t wake;
     pthread_mutex_t owner;           /* held by the call that uses the pool */
-    _Atomic uint64_t work;           /* task generation << 32 | next unclaimed part */
+    atomic_uint generation;          /* bumped once per task */
+    atomic_uint claimed[FR_MAX_THREADS];   /* the generation that last claimed each part */
     atomic_int done;                 /* parts finished of the current task */
     atomic_int sleepers;             /* workers blocked on `wake` */
     int workers;                     /* workers running (in process `pid`) */
     pid_t pid;
     int max_threads;                 /* 0: not known yet (then the number of online CPUs) */
+    unsigned start_generation[FR_MAX_THREADS];
     fr_task_fn fn;
     void *ctx;
     int parts;
@@ -50,38 +54,45 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static uint32_t generation(void) { return (uint32_t)(atomic_load(&pool.work) >> 32); }
+static unsigned generation(void) { return atomic_load(&pool.generation); }
 
-/* The next part of task `gen`, or -1 when that task has none left (or is over). */
-static int claim(uint32_t gen)
+/* An unclaimed part of task `gen`, trying `first` first; -1 when none is left or the task is over.
+ * A claim made with a stale `gen` never runs: after the claim the task must still be `gen`, and a task cannot
+ * end while one of its parts is claimed and not done. A stale claim of a part that the current task has not
+ * claimed yet leaves it claimable by the current task (its stamp stays older than the current generation). */
+static int claim(unsigned gen, int first)
 {
-    uint64_t w = atomic_load(&pool.work);
-    while ((uint32_t)(w >> 32) == gen && (int)(uint32_t)w < pool.parts) {
-        if (atomic_compare_exchange_weak(&pool.work, &w, w + 1)) return (int)(uint32_t)w;
+    const int parts = pool.parts;
+    for (int i = 0; i < parts; i++) {
+        const int part = (first + i) % parts;
+        unsigned old = atomic_load(&pool.claimed[part]);
+        /* Claims only move forward: a stale claimer must not overwrite a newer task's claim. */
+        if ((int)(gen - old) > 0 && atomic_compare_exchange_strong(&pool.claimed[part], &old, gen))
+            return generation() == gen ? part : -1;
     }
     return -1;
 }
 
-static void run_parts(uint32_t gen)
+static void run_parts(unsigned gen, int first)
 {
-    for (int part; (part = claim(gen)) >= 0;) {
+    for (int part; (part = claim(gen, first)) >= 0;) {
         pool.fn(pool.ctx, part, pool.parts);
         atomic_fetch_add(&pool.done, 1);
     }
 }
 
-static uint32_t wait_for_task(uint32_t seen)
+static unsigned wait_for_task(unsigned seen)
 {
     const long long deadline = now_ns() + FR_SPIN_NS;
     for (int spins = 0;; spins++) {
-        const uint32_t gen = generation();
+        const unsigned gen = generation();
         if (gen != seen) return gen;
         if ((spins & 63) == 63 && now_ns() > deadline) break;
         FR_PAUSE();
     }
     pthread_mutex_lock(&pool.lock);
     atomic_fetch_add(&pool.sleepers, 1);
-    uint32_t gen;
+    unsigned gen;
     while ((gen = generation()) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
     atomic_fetch_sub(&pool.sleepers, 1);
     pthread_mutex_unlock(&pool.lock);
@@ -90,10 +101,11 @@ static uint32_t wait_for_task(uint32_t seen)
 
 static void *worker_main(void *arg)
 {
-    uint32_t seen = (uint32_t)(uintptr_t)arg;   /* the generation when this worker was started */
+    const int index = (int)(uintptr_t)arg;               /* 1, 2, ...: the part this worker tries first */
+    unsigned seen = pool.start_generation[index];         /* the generation when this worker was started */
     for (;;) {
         seen = wait_for_task(seen);
-        run_parts(seen);
+        run_parts(seen, index % pool.parts);
     }
     return NULL;
 }
@@ -154,7 +166,8 @@ static void ensure_workers(int n)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        const int failed = pthread_create(&thread, &attr, worker_main, (void *)(uintptr_t)generation());
+        pool.start_generation[pool.workers + 1] = generation();
+        const int failed = pthread_create(&thread, &attr, worker_main, (void *)(uintptr_t)(pool.workers + 1));
         pthread_attr_destroy(&attr);
         if (failed) return;
         pool.workers++;
@@ -174,14 +187,14 @@ void fr_parallel_run(int n, fr_task_fn fn, void *ctx)
     pool.ctx = ctx;
     pool.parts = n;
     atomic_store(&pool.done, 0);
-    const uint32_t gen = generation() + 1;
-    atomic_store(&pool.work, (uint64_t)gen << 32);
+    const unsigned gen = generation() + 1;
+    atomic_store(&pool.generation, gen);
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
-    run_parts(gen);
+    run_parts(gen, 0);
     for (int spins = 0; atomic_load(&pool.done) < n; spins++) {   /* parts a worker claimed and still runs */
         if ((spins & 1023) == 1023) sched_yield();
         FR_PAUSE();

@@ -89,3 +89,21 @@ def test_pool_works_in_a_forked_child(rng):
 
 def _run_layer(layer, x):
     return layer(x)[0]
+
+
+def test_many_parallel_calls_agree_with_one_thread(rng):
+    """Hundreds of pool hand-offs of varying size (per-step products split across threads, parts claimed by
+    whichever thread is free) give the single-threaded results."""
+    layer = fastrnn.LSTM(96, 384, seed=0)
+    cases = [rng.standard_normal((int(rng.integers(1, 6)), int(rng.integers(1, 40)), 96)).astype(np.float32)
+             for _ in range(60)]
+    before = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        expected = [layer(x)[0] for x in cases]
+        fastrnn.set_num_threads(2)
+        for _ in range(3):
+            for x, want in zip(cases, expected):
+                assert_close(layer(x)[0], want, RTOL[np.float32])
+    finally:
+        fastrnn.set_num_threads(before)

@@ -42,6 +42,7 @@ from . import reference
 CONTENDERS = ("fastrnn", "numpy", "torch", "ort")
 RATIOS = ("torch", "numpy", "ort")   # reported as their time / fastrnn's time
 TARGET_SECONDS = 0.075      # one timed sample: an inner loop of about this long
+SETTLE_SECONDS = 0.1        # pause before each sample: the previous contender's idle threads stop spinning
 TOLERANCE = 1e-3            # max |out - naive NumPy out| <= TOLERANCE * max(1, max |naive NumPy out|)
 REEXEC_MARKER = "FASTRNN_BENCH_REEXECUTED"
 SLOW_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -271,11 +272,17 @@ def calibrate(fn):
 
 
 def measure(runners, repeat):
-    """{contender: median seconds per call}: each of `repeat` rounds times every contender once, in turn."""
+    """{contender: median seconds per call}: each of `repeat` rounds times every contender once, in turn.
+
+    Thread pools keep their idle threads spinning for a while after a call (OpenMP in torch, ONNX Runtime's
+    pool, OpenBLAS, fastrnn's own for 50 us); in one process that steals the cores of whoever runs next. Each
+    sample therefore starts after SETTLE_SECONDS, so every contender is timed as it runs on its own.
+    """
     numbers = {name: calibrate(fn) for name, fn in runners.items()}
     samples = {name: [] for name in runners}
     for _ in range(repeat):
         for name, fn in runners.items():
+            time.sleep(SETTLE_SECONDS)
             samples[name].append(time_call(fn, numbers[name]))
     return {name: statistics.median(times) for name, times in samples.items()}
 

@@ -14,7 +14,8 @@ class Module:
 
     def __init__(self, params):
         self.params = params
-        self.grads = {name: np.zeros_like(value) for name, value in params.items()}
+        # np.zeros, not zeros_like: its pages are mapped lazily, so inference-only layers pay nothing for grads
+        self.grads = {name: np.zeros(value.shape, value.dtype) for name, value in params.items()}
 
     def zero_grad(self):
         """Set every accumulated gradient in self.grads to zero (in place)."""

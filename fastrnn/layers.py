@@ -24,6 +24,8 @@ from ._module import Module
 from ._training import Trainable, take_rows
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+# rng value of the from_* constructors: no random init, every parameter is loaded right after (strict)
+_NO_INIT = object()
 
 
 class _RecurrentLayer(Module, Trainable):
@@ -54,7 +56,7 @@ class _RecurrentLayer(Module, Trainable):
         self.dropout = float(dropout)
         rng = np.random.default_rng(seed) if rng is None else rng
         super().__init__(self._init_params(rng))
-        self._dropout_rng = rng
+        self._dropout_rng = np.random.default_rng(seed) if rng is _NO_INIT else rng
         self._cells = self._build_cells()
         self._local = threading.local()
 
@@ -97,7 +99,9 @@ class _RecurrentLayer(Module, Trainable):
         return [f"_l{layer}", f"_l{layer}_reverse"][:self.num_directions]
 
     def _init_params(self, rng):
-        """torch's init: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]."""
+        """torch's init: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)] (uninitialised for _NO_INIT)."""
+        if rng is _NO_INIT:
+            return {name: np.empty(shape, self.dtype) for name, shape in self._param_shapes().items()}
         bound = 1.0 / np.sqrt(self.hidden_size)
         return {name: rng.uniform(-bound, bound, shape).astype(self.dtype)
                 for name, shape in self._param_shapes().items()}
@@ -132,7 +136,7 @@ class _RecurrentLayer(Module, Trainable):
             options["proj_size"] = module.proj_size
         if cls._mode == "RNN":
             options["nonlinearity"] = module.nonlinearity
-        layer = cls(module.input_size, module.hidden_size, **options)
+        layer = cls(module.input_size, module.hidden_size, **{"rng": _NO_INIT, **options})
         layer.load_state_dict(state)
         return layer
 
@@ -148,7 +152,7 @@ class _RecurrentLayer(Module, Trainable):
         kwargs, weights = config_from_state_dict(state_dict, prefix=prefix, mode=cls._mode)
         if "dtype" not in options:   # float64 weights make a float64 layer; anything else float32
             options["dtype"] = np.float64 if any(w.dtype == np.float64 for w in weights.values()) else np.float32
-        layer = cls(**kwargs, **options)
+        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer
 
@@ -342,7 +346,7 @@ class LSTM(_RecurrentLayer):
         kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None). Default activations only."""
         from .io.keras import lstm_from_keras
         kwargs, weights = lstm_from_keras(kernel, recurrent_kernel, bias)
-        layer = cls(**kwargs, **options)
+        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer
 
@@ -371,6 +375,6 @@ class GRU(_RecurrentLayer):
         reset_after=True is torch's linear_before_reset formula, False Cho et al.'s reset-before one."""
         from .io.keras import gru_from_keras
         kwargs, weights = gru_from_keras(kernel, recurrent_kernel, bias, reset_after=reset_after)
-        layer = cls(**kwargs, **options)
+        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer

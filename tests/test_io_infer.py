@@ -192,3 +192,16 @@ def test_from_state_dict_keeps_float64_weights_in_float64():
     assert rebuilt.dtype == np.float64
     assert fastrnn.GRU.from_state_dict(layer.state_dict(), dtype=np.float32).dtype == np.float32
     assert fastrnn.GRU.from_state_dict(fastrnn.GRU(3, 4).state_dict()).dtype == np.float32
+
+
+def test_layers_built_from_weights_train_with_dropout_and_take_a_seed():
+    """from_state_dict skips the random init it would overwrite; dropout still has its own (seedable) RNG."""
+    source = fastrnn.LSTM(3, 4, num_layers=2, seed=0)
+    a = fastrnn.LSTM.from_state_dict(source.state_dict(), dropout=0.5, seed=1)
+    b = fastrnn.LSTM.from_state_dict(source.state_dict(), dropout=0.5, rng=np.random.default_rng(1))
+    x = np.random.default_rng(2).standard_normal((5, 2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(a(x)[0], source(x)[0])
+    out_a, _, _ = a.forward_train(x)
+    out_b, _, _ = b.forward_train(x)
+    assert out_a.shape == out_b.shape == (5, 2, 4)
+    np.testing.assert_array_equal(b(x)[0], source(x)[0])

@@ -4,8 +4,10 @@ Mixed into _RecurrentLayer (fastrnn/layers.py), whose _run, _initial_state, _for
 uses. Shapes as there: T steps, B batch, P size of h, L layers, D directions.
 """
 import weakref
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _kernels
 from . import _validation as v
@@ -14,7 +16,8 @@ from . import _validation as v
 class Trainable:
     """forward_train / backward of a recurrent layer (see _RecurrentLayer)."""
 
-    def forward_train(self, x, hx=None, lengths=None):
+    def forward_train(self, x: ArrayLike, hx: Optional[Any] = None, lengths: Optional[ArrayLike] = None
+                      ) -> Tuple[NDArray[Any], Union[NDArray[Any], Tuple[NDArray[Any], NDArray[Any]]], "Tape"]:
         """Like calling the layer, and also returns the tape backward() needs: (out, state, tape).
 
         Inter-layer dropout (dropout > 0, as torch: on the outputs of every layer but the last) applies here
@@ -35,7 +38,8 @@ class Trainable:
         tape.seal(self)
         return out, state, tape
 
-    def backward(self, tape, d_out, d_state=None):
+    def backward(self, tape: "Tape", d_out: ArrayLike, d_state: Optional[Any] = None
+                 ) -> Tuple[NDArray[Any], Union[NDArray[Any], Tuple[NDArray[Any], NDArray[Any]]]]:
         """Gradients of a loss L given dL/d(out) and dL/d(final state), for the forward_train that made tape.
 
         d_out has the shape of that call's out; d_state the structure of its state (None = zeros).

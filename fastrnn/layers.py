@@ -16,8 +16,10 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
 """
 import os
 import threading
+from typing import Any, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _kernels
 from . import _validation as v
@@ -36,6 +38,8 @@ _CHECKED_ATTRIBUTES = {
     "merge_mode": lambda value: v.check_choice(value, "merge_mode", v.MERGE_MODES),
     "dropout": lambda value: v.as_probability(value, "dropout"),
 }
+State = Union[NDArray[Any], Tuple[NDArray[Any], NDArray[Any]]]   # h, or (h, c) for an LSTM
+Layer = TypeVar("Layer", bound="_RecurrentLayer")
 # Bytes a NumPy array costs beyond its data (object header, dict slot): counted when sizing a layer up front.
 _ARRAY_OVERHEAD_BYTES = 128
 
@@ -103,11 +107,11 @@ class _RecurrentLayer(Module, Trainable):
 
     # ----------------------------------------------------------------------------------------------- config
     @property
-    def num_directions(self):
+    def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         """P: the size of h (proj_size when projecting, else hidden_size)."""
         return self.proj_size or self.hidden_size
 
@@ -160,7 +164,7 @@ class _RecurrentLayer(Module, Trainable):
 
     # ------------------------------------------------------------------------------------------- parameters
     @classmethod
-    def from_torch(cls, module):
+    def from_torch(cls: Type[Layer], module: Any) -> Layer:
         """A layer with the configuration and weights of a live torch.nn.{RNN, LSTM, GRU} (or its Cell)."""
         torch_name = type(module).__name__
         if torch_name not in (cls._mode, cls._mode + "Cell") or not hasattr(module, "state_dict"):
@@ -182,7 +186,7 @@ class _RecurrentLayer(Module, Trainable):
         return layer
 
     @classmethod
-    def from_state_dict(cls, state_dict, prefix="", **options):
+    def from_state_dict(cls: Type[Layer], state_dict: Mapping[str, Any], prefix: str = "", **options: Any) -> Layer:
         """A layer built from a (whole-model) state dict: sizes, num_layers, bidirectional, bias, proj_size and
         peephole are inferred from the keys and shapes under `prefix` (e.g. "encoder.lstm."); torch cell modules
         (LSTMCell/GRUCell/RNNCell: weight_ih, weight_hh, ...) give a one-layer layer. Options not stored in
@@ -198,7 +202,8 @@ class _RecurrentLayer(Module, Trainable):
         return layer
 
     # -------------------------------------------------------------------------------------------- forward
-    def __call__(self, x, hx=None, lengths=None):
+    def __call__(self, x: ArrayLike, hx: Optional[Any] = None,
+                 lengths: Optional[ArrayLike] = None) -> Tuple[NDArray[Any], State]:
         """Run the whole sequence. See the class docstring for shapes; returns (out, state)."""
         x, unbatched = v.as_input(x, self.dtype, self.input_size, self.batch_first)
         T, B, _ = x.shape
@@ -277,7 +282,7 @@ class _RecurrentLayer(Module, Trainable):
         return out, (h if c is None else (h, c))
 
     # ------------------------------------------------------------------------------------------ streaming
-    def step(self, x_t, state=None):
+    def step(self, x_t: ArrayLike, state: Optional[Any] = None) -> Tuple[NDArray[Any], State]:
         """One time step: x_t (B, I) -> (y_t (B, P), state), state as the call's (h (L, B, P), c (L, B, H)).
 
         Continues exactly where `state` left off (chunked == whole). Unidirectional layers only. The returned
@@ -369,9 +374,10 @@ class RNN(_RecurrentLayer):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=np.float32, *, merge_mode="concat", seed=None,
-                 rng=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, merge_mode: str = "concat",
+                 seed: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
                          dtype, merge_mode, nonlinearity=nonlinearity, seed=seed, rng=rng)
 
@@ -389,9 +395,11 @@ class LSTM(_RecurrentLayer):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, device=None, dtype=np.float32, *, peephole=False,
-                 merge_mode="concat", seed=None, rng=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, peephole: bool = False,
+                 merge_mode: str = "concat", seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
                          dtype, merge_mode, proj_size=proj_size, peephole=peephole, seed=seed, rng=rng)
 
@@ -417,9 +425,11 @@ class GRU(_RecurrentLayer):
 
     _mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=np.float32, *, linear_before_reset=True,
-                 merge_mode="concat", seed=None, rng=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, linear_before_reset: bool = True,
+                 merge_mode: str = "concat", seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
                          dtype, merge_mode, linear_before_reset=linear_before_reset, seed=seed, rng=rng)
 

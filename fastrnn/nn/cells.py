@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import _validation as v
 from .._module import Module
-from ..io.infer import config_from_state_dict
 from ..layers import _NO_INIT, GRU, LSTM, RNN
 from .state_dict import dtype_of, load_weights, weights_under
 
@@ -45,6 +44,7 @@ class _Cell(Module):
         float64 when the weights are float64, else float32. Any other key under the prefix (such as a layer's
         weight_ih_l0), a missing one, or the weights of another kind of cell raise fastrnn.FormatError."""
         weights = weights_under(state_dict, prefix, cls.__name__, _CELL_WEIGHTS, _CELL_BIASES)
+        from ..io.infer import config_from_state_dict   # imported on use: `import fastrnn` loads no reader
         config, _ = config_from_state_dict({prefix + k: w for k, w in weights.items()}, prefix,
                                            cls._layer_class._mode)
         cell = cls(config["input_size"], config["hidden_size"], bias=config["bias"], dtype=dtype_of(weights, dtype),

@@ -77,11 +77,11 @@ def read(source):
                 or not 0 <= offsets[0] <= offsets[1] <= data_size):
             raise FormatError(f"{name}: {what} has data_offsets {offsets!r} outside the {data_size} data bytes")
         raw_dtype = np.dtype("<u2" if dtype == "BF16" else _DTYPES[dtype])
-        check_shape(shape, raw_dtype.itemsize, f"{name}: {what}")
         nbytes = math.prod(shape) * raw_dtype.itemsize
         if offsets[1] - offsets[0] != nbytes:
             raise FormatError(f"{name}: {what} of shape {tuple(shape)} and dtype {dtype} needs {nbytes} bytes; "
                               f"its data_offsets span {offsets[1] - offsets[0]}")
+        check_shape(shape, raw_dtype.itemsize, f"{name}: {what}")
         entries.append((offsets[0], offsets[1], key, dtype, tuple(shape), raw_dtype))
     entries.sort()
     position = 0

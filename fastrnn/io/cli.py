@@ -49,8 +49,12 @@ def inspect_main(path):
 def _inspect(path):
     from .infer import find_recurrent_layers
     from .load import load_with_format
+    from .onnx_import import looks_like_onnx
     from .tree import flatten
 
+    with open(path, "rb") as f:
+        if looks_like_onnx(f.read(16)):
+            return _inspect_onnx(path)
     obj, fmt, extra = load_with_format(path)
     arrays, others = flatten(obj)
     total = sum(a.nbytes for a in arrays.values())
@@ -85,6 +89,24 @@ def _inspect(path):
             print(f"      note: {entry['note']}")
         print(f"      fastrnn.{entry['mode']}.from_state_dict(fastrnn.load({os.fspath(path)!r}), "
               f"prefix={prefix!r})")
+    return 0
+
+
+def _inspect_onnx(path):
+    """Print the recurrent nodes of an ONNX file (their configuration and the fastrnn layer each gives) and
+    the op types of the nodes from_onnx skips."""
+    from .onnx_import import read_onnx
+
+    layers, descriptions, skipped = read_onnx(path)
+    print(f"{path}: ONNX model, {len(layers)} recurrent node(s)")
+    for entry in descriptions:
+        config = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("name", "op", "layer") and v is not None)
+        print(f"  {entry['name']}  {entry['op']}  {config}")
+        print(f"      -> {entry['layer']}")
+    if skipped:
+        print("other nodes (not imported): " + ", ".join(f"{op} x{n}" if n > 1 else op for op, n in skipped.items()))
+    if layers:
+        print(f"      fastrnn.from_onnx({os.fspath(path)!r})[name]")
     return 0
 
 

@@ -264,6 +264,47 @@ def test_weights_computed_by_the_graph_are_refused(tmp_path):
         fastrnn.from_onnx(path)
 
 
+def _rewrite_initializer(path, name, change):
+    model = onnx.load(path)
+    for tensor in model.graph.initializer:
+        if tensor.name == name:
+            change(tensor)
+    onnx.save(model, path)
+
+
+def test_nan_weights_are_refused(tmp_path):
+    path = tmp_path / "nan.onnx"
+    weights = build_onnx(path, "LSTM")
+    bad = weights["R"].copy()
+    bad[0, 3, 1] = np.nan
+    _rewrite_initializer(path, "R", lambda t: t.CopyFrom(numpy_helper.from_array(bad, name="R")))
+    with pytest.raises(FormatError, match="node 'rnn': .*NaN"):
+        fastrnn.from_onnx(path)
+
+
+def test_weights_shorter_than_their_shape(tmp_path):
+    path = tmp_path / "short.onnx"
+    build_onnx(path, "GRU")
+    _rewrite_initializer(path, "W", lambda t: setattr(t, "raw_data", t.raw_data[:-4]))
+    with pytest.raises(FormatError, match="node 'rnn': W .* is not a readable tensor"):
+        fastrnn.from_onnx(path)
+
+
+def test_external_data_outside_the_models_folder_is_refused(tmp_path):
+    path = tmp_path / "evil.onnx"
+    build_onnx(path, "GRU")
+
+    def point_outside(tensor):
+        tensor.ClearField("raw_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        entry = tensor.external_data.add()
+        entry.key, entry.value = "location", "../../../etc/passwd"
+
+    _rewrite_initializer(path, "W", point_outside)
+    with pytest.raises(FormatError, match="outside"):
+        fastrnn.from_onnx(path)
+
+
 def test_unsupported_ops_around_the_rnn_are_skipped_with_a_warning(tmp_path):
     path = tmp_path / "model.onnx"
     head = helper.make_node("Relu", ["Y_h"], ["head"], name="head")
@@ -330,3 +371,34 @@ def test_inspect_of_an_onnx_file_with_unsupported_attributes(tmp_path, capsys):
     build_onnx(path, "LSTM", attributes={"clip": 2.0})
     assert cli.inspect_main(str(path)) == 2
     assert "attribute clip" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ mutated ONNX files
+def _mutated_onnx_cases():
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    from test_io_mutations import apply, mutations
+
+    @given(data=st.data(), op=st.sampled_from(["LSTM", "GRU", "RNN"]))
+    @settings(max_examples=60, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    def test_from_onnx_of_mutated_files(tmp_path, data, op):
+        """Any mutation of a valid file gives layers or FormatError (warnings about skipped nodes aside)."""
+        path = tmp_path / "m.onnx"
+        build_onnx(path, op, direction="bidirectional", peephole=op == "LSTM", lengths=True, initial_h=True)
+        raw = path.read_bytes()
+        path.write_bytes(apply(raw, data.draw(mutations(len(raw)))))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                layers = fastrnn.from_onnx(path)
+            except FormatError as exc:
+                assert str(exc)
+                return
+        for layer in layers.values():
+            x = np.zeros((2, 1, layer.input_size), layer.dtype)
+            layer(np.swapaxes(x, 0, 1) if layer.batch_first else x)
+
+    return test_from_onnx_of_mutated_files
+
+
+test_from_onnx_of_mutated_files = _mutated_onnx_cases()

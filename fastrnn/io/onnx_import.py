@@ -79,7 +79,10 @@ def read_onnx(path):
         name = node.name or f"{node.op_type}_{index}"
         if name in layers:
             name = f"{name}_{index}"
-        layer, description = _node_layer(onnx, node, name, constants)
+        try:
+            layer, description = _node_layer(onnx, node, name, constants)
+        except FormatError as exc:
+            raise FormatError(f"{path}: {exc}") from None
         layers[name] = layer
         descriptions.append(description)
     return layers, descriptions, skipped
@@ -90,10 +93,11 @@ def _load_model(onnx, path):
     with open(path, "rb") as f:
         head = f.read(16)
     try:
-        model = onnx.load(path)
-    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: not an ONNX model (it starts with {head!r}): {type(exc).__name__}: "
-                          f"{exc}") from None
+        model = onnx.load(path)  # external data is read by onnx, which refuses locations outside the folder
+    except DecodeError as exc:
+        raise FormatError(f"{path}: not an ONNX model (it starts with {head!r}): {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - onnx's ValidationError, OSError of external data, ...
+        raise FormatError(f"{path}: not a readable ONNX model: {type(exc).__name__}: {exc}") from None
     if model.ir_version < 1 or not model.HasField("graph"):
         raise FormatError(f"{path}: not an ONNX model (no IR version or graph; it starts with {head!r})")
     return model
@@ -147,7 +151,11 @@ def _constant(onnx, node, name, constants, position, label, required):
     if input_name not in constants:
         raise FormatError(f"ONNX {node.op_type} node {name!r}: {label} ({input_name!r}) is computed by the "
                           f"graph, not stored in the file; fastrnn imports stored weights only")
-    return onnx.numpy_helper.to_array(constants[input_name])
+    try:
+        return onnx.numpy_helper.to_array(constants[input_name])
+    except Exception as exc:  # noqa: BLE001 - onnx raises ValueError, TypeError, KeyError... on a bad tensor
+        raise FormatError(f"ONNX {node.op_type} node {name!r}: {label} ({input_name!r}) is not a readable "
+                          f"tensor: {type(exc).__name__}: {exc}") from None
 
 
 def _blocks(matrix, order, H):
@@ -204,9 +212,12 @@ def _node_layer(onnx, node, name, constants):
     if mode == "GRU":
         options["linear_before_reset"] = bool(attrs.get("linear_before_reset", 0))
     cls = REVERSED[mode] if direction == "reverse" else {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}[mode]
-    layer = cls(input_size=int(W.shape[2]), hidden_size=int(H), num_layers=1, bias=B is not None,
-                batch_first=layout == 1, bidirectional=D == 2, dtype=dtype, rng=_NO_INIT, **options)
-    layer.load_state_dict(weights)
+    try:
+        layer = cls(input_size=int(W.shape[2]), hidden_size=int(H), num_layers=1, bias=B is not None,
+                    batch_first=layout == 1, bidirectional=D == 2, dtype=dtype, rng=_NO_INIT, **options)
+        layer.load_state_dict(weights)
+    except (ValueError, TypeError) as exc:  # an empty input size, NaN or infinite weights
+        raise FormatError(f"ONNX {mode} node {name!r}: {exc}") from None
     if direction != "reverse":
         layer.direction = direction
     inputs = [node.input[i] if len(node.input) > i else "" for i in range(7)]

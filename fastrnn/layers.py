@@ -407,7 +407,8 @@ class LSTM(_RecurrentLayer):
         return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel=None, bias=None, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, **options: Any) -> Layer:
         """A one-layer LSTM computing what keras.layers.LSTM computes with these weights (gates i, f, c, o;
         kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None), or with those of a built Keras LSTM
         layer passed alone: from_keras(keras_layer). Batch-first like Keras (batch_first=False to change).
@@ -439,7 +440,9 @@ class GRU(_RecurrentLayer):
         return super()._repr_options() + [("linear_before_reset", True)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel=None, bias=None, reset_after=None, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, reset_after: Optional[bool] = None,
+                   **options: Any) -> Layer:
         """A one-layer GRU computing what keras.layers.GRU computes with these weights (gates z, r, h;
         kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None), or with
         those of a built Keras GRU layer passed alone: from_keras(keras_layer) (its reset_after is used).

@@ -305,6 +305,28 @@ def test_external_data_outside_the_models_folder_is_refused(tmp_path):
         fastrnn.from_onnx(path)
 
 
+@pytest.mark.parametrize("stored, value, warns", [("initial_h", 0.5, True), ("initial_h", 0.0, False),
+                                                  ("sequence_lens", T, True)])
+def test_call_inputs_stored_as_constants_are_pointed_out(tmp_path, stored, value, warns):
+    """States and lengths are call arguments of a layer; a file storing them gets a warning saying so
+    (an all-zero stored state is what calling without one gives: no warning)."""
+    path = tmp_path / "stored.onnx"
+    build_onnx(path, "GRU", lengths=stored == "sequence_lens", initial_h=stored == "initial_h")
+    model = onnx.load(path)
+    shape = [B] if stored == "sequence_lens" else [1, B, H]
+    dtype = np.int32 if stored == "sequence_lens" else np.float32
+    model.graph.initializer.append(numpy_helper.from_array(np.full(shape, value, dtype), name=stored))
+    graph_inputs = [i for i in model.graph.input if i.name != stored]
+    del model.graph.input[:]
+    model.graph.input.extend(graph_inputs)
+    onnx.save(model, path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fastrnn.from_onnx(path)
+    messages = [str(w.message) for w in caught]
+    assert any(f"{stored} is a constant of the file" in m for m in messages) == warns, messages
+
+
 def test_unsupported_ops_around_the_rnn_are_skipped_with_a_warning(tmp_path):
     path = tmp_path / "model.onnx"
     head = helper.make_node("Relu", ["Y_h"], ["head"], name="head")
@@ -402,3 +424,10 @@ def _mutated_onnx_cases():
 
 
 test_from_onnx_of_mutated_files = _mutated_onnx_cases()
+
+
+def test_inspect_without_the_onnx_package_names_the_extra(tmp_path, capsys, monkeypatch):
+    build_onnx(tmp_path / "m.onnx", "RNN")
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert cli.inspect_main(str(tmp_path / "m.onnx")) == 2
+    assert 'pip install "fastrnn[onnx]"' in capsys.readouterr().err

@@ -16,12 +16,20 @@ sniffing, load/save); tree (nested checkpoints, array conversion); atomic (write
 inspect / convert).
 Importing this package is cheap: the readers are imported on first use. torch is never imported.
 """
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
+
 from .errors import FormatError, UnsafeFileError
+
+if TYPE_CHECKING:
+    from ..layers import GRU, LSTM, RNN
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError"]
 
 
-def load(path, mmap=True):
+def load(path: PathLike, mmap: bool = True) -> Any:
     """The tensors of a weights file as NumPy arrays, in the structure the file holds. Recognised by content.
 
     - torch.save files, zip (torch >= 1.6) or legacy format — read without torch, and nothing in the file can
@@ -39,7 +47,8 @@ def load(path, mmap=True):
     return _load(path, mmap=mmap)
 
 
-def save(path, tensors, metadata=None):
+def save(path: PathLike, tensors: Mapping[str, Any],
+         metadata: Optional[Mapping[str, str]] = None) -> None:
     """Write arrays to `path`: safetensors (any extension but ".npz"), or an uncompressed .npz.
 
     tensors: {name: array} of NumPy arrays or torch tensors (bfloat16 saved as float32); nested mappings are
@@ -50,7 +59,7 @@ def save(path, tensors, metadata=None):
     return _save(path, tensors, metadata=metadata)
 
 
-def find_recurrent_layers(state_dict):
+def find_recurrent_layers(state_dict: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """Every RNN / LSTM / GRU (or torch cell module) in a state dict, nested checkpoints flattened with ".".
 
     Returns [{"prefix": "encoder.lstm.", "mode": "LSTM", "config": {input_size, hidden_size, num_layers, bias,
@@ -63,7 +72,7 @@ def find_recurrent_layers(state_dict):
     return _find(state_dict)
 
 
-def from_onnx(path):
+def from_onnx(path: PathLike) -> "Dict[str, Union[LSTM, GRU, RNN]]":
     """The LSTM, GRU and RNN nodes of an ONNX file as fastrnn layers: {node name: layer}, in graph order.
 
     Each node becomes a one-layer fastrnn.LSTM / GRU / RNN computing what the node computes (gate orders,

@@ -1,7 +1,8 @@
 """`python -m fastrnn inspect FILE` and `python -m fastrnn convert FILE OUT` (dispatched by fastrnn.__main__).
 
 Exit codes: 0 done; 2 the file cannot be read or is not a weights file fastrnn reads (FormatError,
-UnsafeFileError, OSError: the message on stderr says which); 1 anything else (a bug: the traceback is printed).
+UnsafeFileError, OSError, or ImportError of an optional extra: the message on stderr says which); 1 anything
+else (a bug: the traceback is printed).
 """
 import os
 import sys
@@ -33,7 +34,7 @@ def _short(value, limit=60):
 def _run(job):
     try:
         return job()
-    except (FormatError, UnsafeFileError, OSError) as exc:
+    except (FormatError, UnsafeFileError, OSError, ImportError) as exc:  # ImportError: an optional extra
         return _fail(exc)
     except Exception:  # noqa: BLE001 - a bug: say so with the traceback
         traceback.print_exc()
@@ -106,7 +107,7 @@ def _inspect_onnx(path):
     if skipped:
         print("other nodes (not imported): " + ", ".join(f"{op} x{n}" if n > 1 else op for op, n in skipped.items()))
     if layers:
-        print(f"      fastrnn.from_onnx({os.fspath(path)!r})[name]")
+        print(f"load: layers = fastrnn.from_onnx({os.fspath(path)!r}); layers[name](x, hx, lengths)")
     return 0
 
 

@@ -221,9 +221,23 @@ def _node_layer(onnx, node, name, constants):
     if direction != "reverse":
         layer.direction = direction
     inputs = [node.input[i] if len(node.input) > i else "" for i in range(7)]
+    _warn_of_stored_call_inputs(onnx, node, name, constants, inputs)
     description = {"name": name, "op": mode, "direction": direction, "layout": layout,
                    "input_size": int(W.shape[2]), "hidden_size": int(H), "bias": B is not None,
                    **{k: v for k, v in options.items() if k != "peephole" or v},
                    "sequence_lens": inputs[4] or None, "initial_h": inputs[5] or None,
                    "initial_c": (inputs[6] or None) if mode == "LSTM" else None, "layer": repr(layer)}
     return layer, description
+
+
+def _warn_of_stored_call_inputs(onnx, node, name, constants, inputs):
+    """Warn when sequence_lens or non-zero initial states are constants of the file: fastrnn layers take them
+    as call arguments (lengths=, hx=), so calling without them would compute something else."""
+    arguments = {4: ("sequence_lens", "lengths="), 5: ("initial_h", "hx"), 6: ("initial_c", "hx")}
+    for position, (label, argument) in arguments.items():
+        if inputs[position] in constants:
+            value = _constant(onnx, node, name, constants, position, label, False)
+            if position == 4 or np.any(value != 0):
+                warnings.warn(f"ONNX {node.op_type} node {name!r}: {label} is a constant of the file; fastrnn "
+                              f"layers take it when called: pass it as {argument} (states as (D, B, H))",
+                              stacklevel=4)

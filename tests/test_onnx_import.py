@@ -249,6 +249,7 @@ def test_reverse_layer_pickles(tmp_path):
     ("GRU", {"clip": 1.0}, "clip"),
     ("RNN", {"activations": ["Sigmoid"]}, "activations"),
     ("RNN", {"activations": ["Affine"], "activation_alpha": [0.5]}, "activation_alpha"),
+    ("GRU", {"coupled": 1}, "coupled is unknown"),
 ])
 def test_unsupported_attributes_name_the_node_and_attribute(tmp_path, op, attributes, attribute):
     path = tmp_path / "bad.onnx"

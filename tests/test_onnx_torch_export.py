@@ -105,3 +105,31 @@ def test_torch_export_weights_equal_the_modules(tmp_path):
         stem, rest = name.split("_l", 1)
         layer = layers[int(rest[0])]                    # each ONNX node is a one-layer layer: its _l0 names
         np.testing.assert_array_equal(layer.params[f"{stem}_l0{rest[1:]}"], value.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("kind, bidirectional, num_layers, batch_first", [
+    ("LSTM", True, 2, False), ("GRU", False, 1, True)])
+def test_dynamo_export_matches_onnxruntime(tmp_path, kind, bidirectional, num_layers, batch_first):
+    """torch's default (torch.export-based) exporter writes LSTM and GRU nodes too, with its own node and
+    weight names; it unrolls nn.RNN into MatMul/Add/Tanh nodes, which hold no recurrent node to import."""
+    torch = require_torch()
+    pytest.importorskip("onnxscript")  # the dynamo exporter's dependency
+    torch.manual_seed(0)
+    module = getattr(torch.nn, kind)(I, H, num_layers=num_layers, bidirectional=bidirectional,
+                                     batch_first=batch_first).eval()
+    x = np.random.default_rng(1).standard_normal((B, T, I) if batch_first else (T, B, I)).astype(np.float32)
+    path = tmp_path / "dynamo.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.from_numpy(x),), str(path), dynamo=True, input_names=["x"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    want = session.run(None, {"x": x})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped Transpose/Reshape nodes
+        layers = fastrnn.from_onnx(path)
+    assert len(layers) == num_layers
+    out, h, c = run_fastrnn_chain(layers, x, batch_first=batch_first)
+    assert_close(out, want[0], RTOL[np.float32], "y")
+    assert_close(h, want[1], RTOL[np.float32], "h_n")
+    if c is not None:
+        assert_close(c, want[2], RTOL[np.float32], "c_n")

@@ -18,7 +18,9 @@ layout-1 initial_h (B, D, H) is transposed to that), and sequence_lens is `lengt
 Attributes fastrnn does not compute (activations other than the defaults, activation_alpha/beta, clip,
 input_forget=1) raise FormatError naming the node and the attribute. W, R, B and P must be constants
 (initializers or Constant nodes). Other nodes (embeddings, heads, reshapes) are skipped and named in a
-warning: chain the returned layers with your own code around them.
+warning: chain the returned layers with your own code around them. (torch.onnx.export writes one node per
+layer of an nn.LSTM / GRU / RNN; its default dynamo exporter unrolls nn.RNN into MatMul/Add nodes, which hold
+no recurrent node: export such models with dynamo=False.)
 Needs the `onnx` package (pip install "fastrnn[onnx]"); the weights are read with onnx.numpy_helper.
 """
 import collections
@@ -32,7 +34,10 @@ RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 _GATE_ORDER = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
 _PEEPHOLE_ORDER = [0, 2, 1]
 _DEFAULT_ACTIVATIONS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
-_NO_VALUE_OPS = ("Constant",)  # nodes whose outputs are read as constants, not skipped
+# attributes read here per op (output_sequence: opsets < 7, only says whether Y is written)
+_READ_ATTRIBUTES = {"direction", "hidden_size", "layout", "activations", "output_sequence"}
+_OP_ATTRIBUTES = {"LSTM": {"input_forget"}, "GRU": {"linear_before_reset"}, "RNN": set()}
+_UNSUPPORTED_ATTRIBUTES = ("clip", "activation_alpha", "activation_beta")
 _ONNX_FIELDS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72}  # ModelProto fields that may follow ir_version
 
 
@@ -68,7 +73,7 @@ def read_onnx(path):
     constants = {t.name: t for t in model.graph.initializer}
     layers, descriptions, skipped = {}, [], collections.Counter()
     for index, node in enumerate(model.graph.node):
-        if node.op_type in _NO_VALUE_OPS:
+        if node.op_type == "Constant":  # its value is read as a constant, like an initializer
             for attribute in node.attribute:
                 if attribute.name == "value" and node.output:
                     constants[node.output[0]] = attribute.t
@@ -118,15 +123,13 @@ def _check_attributes(node, name, attrs, D):
         raise FormatError(f"ONNX {node.op_type} node {name!r}: attribute {attribute} {detail}, which fastrnn does "
                           f"not compute")
 
-    for attribute in ("clip", "activation_alpha", "activation_beta"):
-        if attribute in attrs:
-            refuse(attribute, f"= {attrs[attribute]!r}")
+    for attribute, value in attrs.items():
+        if attribute in _UNSUPPORTED_ATTRIBUTES:
+            refuse(attribute, f"= {value!r}")
+        if attribute not in _READ_ATTRIBUTES | _OP_ATTRIBUTES[node.op_type]:
+            refuse(attribute, "is unknown")
     if attrs.get("input_forget", 0) != 0:
         refuse("input_forget", f"= {attrs['input_forget']!r} (coupled input and forget gates)")
-    known = {"activations", "direction", "hidden_size", "layout", "linear_before_reset", "input_forget"}
-    for attribute in attrs:
-        if attribute not in known | {"clip", "activation_alpha", "activation_beta"}:
-            refuse(attribute, "is unknown")
     activations = [_text(a).lower() for a in attrs.get("activations", [])]
     if node.op_type == "RNN":
         activations = activations or ["tanh"] * D

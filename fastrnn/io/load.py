@@ -2,7 +2,8 @@
 
 Read: torch.save files (zip format; legacy pre-1.6 files too), safetensors, .npz, .npy. Recognised and refused
 with a message saying what they are and how to convert: TorchScript archives, plain pickles, HDF5 (Keras .h5),
-Keras 3 .keras archives, ONNX models (read by fastrnn.from_onnx). Written: safetensors, or .npz when the path ends in ".npz".
+Keras 3 .keras archives, ONNX models (read by fastrnn.from_onnx). Written: safetensors, or .npz when the path
+ends in ".npz".
 """
 import os
 from collections.abc import Mapping

@@ -12,9 +12,10 @@ modified; the returned ones are new arrays.
 """
 import numpy as np
 
+from .. import _kernels
 from .. import _validation as v
 from .._module import Module
-from ..io.infer import config_from_state_dict
+from ..io.errors import FormatError
 from ..layers import _NO_INIT, GRU, LSTM, RNN
 from .state_dict import dtype_of, load_weights, weights_under
 
@@ -44,7 +45,9 @@ class _Cell(Module):
         cell's state dict, or a model's with prefix "cell."); sizes come from the shapes. dtype defaults to
         float64 when the weights are float64, else float32. Any other key under the prefix (such as a layer's
         weight_ih_l0), a missing one, or the weights of another kind of cell raise fastrnn.FormatError."""
+        from ..io.infer import config_from_state_dict   # on use: importing fastrnn loads no reader code
         weights = weights_under(state_dict, prefix, cls.__name__, _CELL_WEIGHTS, _CELL_BIASES)
+        _check_kind(cls, weights["weight_hh"], prefix)
         config, _ = config_from_state_dict({prefix + k: w for k, w in weights.items()}, prefix,
                                            cls._layer_class._mode)
         cell = cls(config["input_size"], config["hidden_size"], bias=config["bias"], dtype=dtype_of(weights, dtype),
@@ -62,16 +65,17 @@ class _Cell(Module):
 
     def __call__(self, input, hx=None):
         """One step: input (B, I) or (I,), hx states as the class docstring (None: zeros) -> new states."""
-        x = v.to_numpy(input, "input", self.dtype)
+        x = input if type(input) is np.ndarray else v.to_numpy(input, "input", self.dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"input has shape {x.shape}; expected (B, I) or (I,) with I = input_size = "
                              f"{self.input_size}")
         batched = x.ndim == 2
-        x = v.as_float_array(x if batched else x[None], "input", self.dtype, "(B, I)")
+        x = self._checked(x if batched else x[None], "input", (len(x) if batched else 1, self.input_size), "(B, I)")
         _, state = self._layer.step(x, self._state(hx, x.shape[0], batched))
+        at = 0 if batched else (0, 0)     # (1, B, H) -> (B, H), or (1, 1, H) -> (H,)
         if isinstance(state, tuple):
-            return tuple(s[0] if batched else s[0, 0] for s in state)
-        return state[0] if batched else state[0, 0]
+            return state[0][at], state[1][at]
+        return state[at]
 
     def _state(self, hx, B, batched):
         """The layer's step state for hx: a (1, B, H) array (LSTMCell: a tuple (h, c) of them)."""
@@ -81,15 +85,39 @@ class _Cell(Module):
         """A state h or c given as (B, H) (or (H,) with unbatched input) as (1, B, H); None gives zeros."""
         if value is None:
             return np.zeros((1, B, self.hidden_size), self.dtype)
-        legend = "(B, H)" if batched else "(H,) for unbatched input"
+        if batched:
+            shape, legend = (B, self.hidden_size), "(B, H)"
+        else:
+            shape, legend = (self.hidden_size,), "(H,) for unbatched input"
+        return self._checked(value, name, shape, legend).reshape(1, B, self.hidden_size)
+
+    def _checked(self, value, name, shape, legend):
+        """value as a finite C-contiguous array of the cell's dtype and `shape`; an array that already is one
+        passes as it is (the step never writes into it), anything else is checked and converted."""
+        if (type(value) is np.ndarray and value.dtype == self.dtype and value.shape == shape
+                and value.flags.c_contiguous and _kernels.all_finite(value)):
+            return value
         arr = v.to_numpy(value, name, self.dtype)
-        v.check_shape(arr, name, (B, self.hidden_size) if batched else (self.hidden_size,), legend)
-        return v.as_float_array(arr, name, self.dtype, legend).reshape(1, B, self.hidden_size)
+        v.check_shape(arr, name, shape, legend)
+        return v.as_float_array(arr, name, self.dtype, legend)
 
     def __repr__(self):
         extra = "" if self.bias else ", bias=False"
         extra += "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+
+
+def _check_kind(cls, w_hh, prefix):
+    """FormatError unless weight_hh (G*H, H) has the gate count of cls (a GRUCell's weights into an LSTMCell)."""
+    gates = {"LSTMCell": 4, "GRUCell": 3, "RNNCell": 1}
+    rows, H = w_hh.shape if w_hh.ndim == 2 else (0, 0)
+    found = next((name for name, g in gates.items() if H and rows == g * H), None)
+    if found is None:
+        raise FormatError(f"{prefix}weight_hh has shape {w_hh.shape}; expected (G*H, H) with G = 4, 3 or 1 gate "
+                          f"blocks (LSTMCell, GRUCell, RNNCell)")
+    if found != cls.__name__:
+        raise FormatError(f"{prefix}weight_hh has shape {w_hh.shape}: {gates[found]} gate block(s) of H = {H}, "
+                          f"the weights of a {found}, not of a {cls.__name__}: use fastrnn.{found}.from_state_dict")
 
 
 class LSTMCell(_Cell):

@@ -3,7 +3,8 @@
 
 A piece named "fc" in a torch model stores its weights as "fc.weight", "fc.bias"; with prefix "fc." every key
 starting with "fc." belongs to the piece, so "fc.inner.weight" is an unexpected key of a Linear. With prefix ""
-the whole state dict is the piece's (a torch module's own state_dict()). Nested checkpoints ({"model": state_dict}) are flattened with "." first, so prefix "model.fc." reaches into them.
+the whole state dict is the piece's (a torch module's own state_dict()). Nested checkpoints
+({"model": state_dict}) are flattened with "." first, so prefix "model.fc." reaches into them.
 Missing and unexpected keys raise fastrnn.FormatError naming the key, so a state dict of another architecture
 is refused with the first name that does not fit.
 """
@@ -12,11 +13,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..io.errors import FormatError
-from ..io.tree import flatten
 
 
 def flat_arrays(state_dict):
     """{dotted key: NumPy array} of a (possibly nested) state dict of arrays or torch tensors."""
+    from ..io.tree import flatten   # on use: importing fastrnn loads no reader code
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict must be a mapping of names to arrays; got {type(state_dict).__name__}")
     return flatten(state_dict)[0]

@@ -29,9 +29,7 @@ class _Cell(Module):
     _layer_class = None   # fastrnn.LSTM, GRU or RNN
 
     def __init__(self, input_size, hidden_size, bias, device, dtype, seed, rng, **layer_options):
-        if device is not None and str(device) != "cpu":
-            raise ValueError(f"device must be None or 'cpu' (fastrnn runs on the CPU); got {device!r}")
-        self._layer = self._layer_class(input_size, hidden_size, bias=bias,
+        self._layer = self._layer_class(input_size, hidden_size, bias=bias, device=device,
                                         dtype=np.float32 if dtype is None else dtype, seed=seed, rng=rng,
                                         **layer_options)
         self.input_size, self.hidden_size = self._layer.input_size, self._layer.hidden_size

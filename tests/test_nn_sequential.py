@@ -93,3 +93,19 @@ def test_bad_lengths_and_bad_chains(rng):
         Sequential(3)
     with pytest.raises(AttributeError, match="no attribute or piece 'decoder'"):
         _ = model.decoder
+
+
+def test_pickled_model_and_cell_keep_their_shared_parameters(rng):
+    import pickle
+    model = Sequential({"lstm": fastrnn.LSTM(3, 4, batch_first=True, seed=0),
+                        "attention": fastrnn.nn.AdditiveAttention(4, 2, batch_first=True, seed=0)})
+    cell = fastrnn.GRUCell(3, 4, seed=0)
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    model2, cell2 = pickle.loads(pickle.dumps((model, cell)))
+    assert_close(model2(x, lengths=[5, 2]), model(x, lengths=[5, 2]), 0.0)
+    assert_close(cell2(x[:, 0]), cell(x[:, 0]), 0.0)
+    zeros = {k: np.zeros_like(w) for k, w in model2.state_dict().items()}
+    model2.load_state_dict(zeros)                             # loads reach the parts that compute
+    assert not model2.attention.proj.params["weight"].any()
+    cell2.load_state_dict({k: np.zeros_like(w) for k, w in cell2.state_dict().items()})
+    assert not cell2(x[:, 0]).any()                          # zero weights, zero state: h = 0

@@ -10,7 +10,10 @@ rows in torch's order (G = 4 [i, f, g, o], 3 [r, z, n], 1). A cell runs one step
 (its public `step`), so the formulas are those of fastrnn.LSTM, GRU and RNN. The states passed in are never
 modified; the returned ones are new arrays.
 """
+from typing import Any, Mapping, Optional, Tuple, Type, TypeVar, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _kernels
 from .. import _validation as v
@@ -19,6 +22,7 @@ from ..io.errors import FormatError
 from ..layers import _NO_INIT, GRU, LSTM, RNN
 from .state_dict import dtype_of, load_weights, weights_under
 
+Cell = TypeVar("Cell", bound="_Cell")
 _CELL_WEIGHTS = ("weight_ih", "weight_hh")
 _CELL_BIASES = ("bias_ih", "bias_hh")
 
@@ -28,7 +32,10 @@ class _Cell(Module):
 
     _layer_class = None   # fastrnn.LSTM, GRU or RNN
 
-    def __init__(self, input_size, hidden_size, bias, device, dtype, seed, rng, **layer_options):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Optional[Any] = None,
+                 dtype: Optional[DTypeLike] = None, *, seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None, **layer_options: Any) -> None:
+        """torch's arguments (dtype None: float32); seed or rng draw torch's uniform init."""
         self._layer = self._layer_class(input_size, hidden_size, bias=bias, device=device,
                                         dtype=np.float32 if dtype is None else dtype, seed=seed, rng=rng,
                                         **layer_options)
@@ -38,7 +45,8 @@ class _Cell(Module):
         super().__init__({name[:-len("_l0")]: value for name, value in self._layer.params.items()})
 
     @classmethod
-    def from_state_dict(cls, state_dict, prefix="", dtype=None, **options):
+    def from_state_dict(cls: Type[Cell], state_dict: Mapping[str, Any], prefix: str = "",
+                        dtype: Optional[DTypeLike] = None, **options: Any) -> Cell:
         """A cell from weight_ih, weight_hh and optional bias_ih, bias_hh under `prefix` (a torch
         cell's state dict, or a model's with prefix "cell."); sizes come from the shapes. dtype defaults to
         float64 when the weights are float64, else float32. Any other key under the prefix (such as a layer's
@@ -53,7 +61,7 @@ class _Cell(Module):
         return load_weights(cell, weights, prefix)
 
     @classmethod
-    def from_torch(cls, cell):
+    def from_torch(cls: Type[Cell], cell: Any) -> Cell:
         """A cell with the configuration and weights of a live torch.nn.{LSTM, GRU, RNN}Cell."""
         name = cls.__name__
         if type(cell).__name__ != name or not hasattr(cell, "state_dict"):
@@ -61,7 +69,7 @@ class _Cell(Module):
         options = {"nonlinearity": cell.nonlinearity} if name == "RNNCell" else {}
         return cls.from_state_dict(cell.state_dict(), **options)
 
-    def __call__(self, input, hx=None):
+    def _step(self, input: ArrayLike, hx: Any) -> Union[NDArray[Any], Tuple[NDArray[Any], NDArray[Any]]]:
         """One step: input (B, I) or (I,), hx states as the class docstring (None: zeros) -> new states."""
         x = input if type(input) is np.ndarray else v.to_numpy(input, "input", self.dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
@@ -123,8 +131,10 @@ class LSTMCell(_Cell):
 
     _layer_class = LSTM
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, *, seed=None, rng=None):
-        super().__init__(input_size, hidden_size, bias, device, dtype, seed, rng)
+    def __call__(self, input: ArrayLike,
+                 hx: Optional[Tuple[ArrayLike, ArrayLike]] = None) -> Tuple[NDArray[Any], NDArray[Any]]:
+        """(h', c') (B, H) (or (H,) for unbatched input) after one step from input and hx = (h, c)."""
+        return self._step(input, hx)
 
     def _state(self, hx, B, batched):
         if hx is None:
@@ -134,23 +144,29 @@ class LSTMCell(_Cell):
         return self._state_array(hx[0], "h", B, batched), self._state_array(hx[1], "c", B, batched)
 
 
-class GRUCell(_Cell):
+class _OneStateCell(_Cell):
+    """GRUCell and RNNCell: the state is h alone."""
+
+    def __call__(self, input: ArrayLike, hx: Optional[ArrayLike] = None) -> NDArray[Any]:
+        """h' (B, H) (or (H,) for unbatched input) after one step from input and hx."""
+        return self._step(input, hx)
+
+
+class GRUCell(_OneStateCell):
     """torch.nn.GRUCell: cell(input, h) -> h', h (B, H); gate rows [r, z, n], torch's linear-before-reset."""
 
     _layer_class = GRU
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, *, seed=None, rng=None):
-        super().__init__(input_size, hidden_size, bias, device, dtype, seed, rng)
 
-
-class RNNCell(_Cell):
+class RNNCell(_OneStateCell):
     """torch.nn.RNNCell: cell(input, h) -> h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu."""
 
     _layer_class = RNN
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None, *,
-                 seed=None, rng=None):
-        super().__init__(input_size, hidden_size, bias, device, dtype, seed, rng, nonlinearity=nonlinearity)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device: Optional[Any] = None, dtype: Optional[DTypeLike] = None, *, seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
+        super().__init__(input_size, hidden_size, bias, device, dtype, seed=seed, rng=rng, nonlinearity=nonlinearity)
         self.nonlinearity = self._layer.nonlinearity
 
     def __repr__(self):

@@ -17,9 +17,9 @@ from ..io.errors import FormatError
 
 def flat_arrays(state_dict):
     """{dotted key: NumPy array} of a (possibly nested) state dict of arrays or torch tensors."""
-    from ..io.tree import flatten   # on use: importing fastrnn loads no reader code
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict must be a mapping of names to arrays; got {type(state_dict).__name__}")
+    from ..io.tree import flatten   # imported on use: `import fastrnn` loads no reader
     return flatten(state_dict)[0]
 
 

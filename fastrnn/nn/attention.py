@@ -8,7 +8,8 @@ Linear "score" (A the attention size). Parameters, as the torch module
     class AdditiveAttention(nn.Module):
         def __init__(self, F, A):
             super().__init__(); self.proj = nn.Linear(F, A); self.score = nn.Linear(A, 1, bias=False)
-would name them: proj.weight (A, F), proj.bias (A,), score.weight (1, A) [, score.bias (1,)].
+would name them: proj.weight (A, F), proj.bias (A,), score.weight (1, A) [, score.bias (1,)]. A model that
+names its attention parts otherwise loads after renaming its keys, e.g. {k.replace("attn.W.", "attn.proj."): v}.
 """
 from typing import Any, Mapping, Optional
 

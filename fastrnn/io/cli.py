@@ -88,6 +88,14 @@ def _inspect(path):
     return 0
 
 
+def _same_file(src, dst):
+    """True if writing `dst` would replace `src`: the same path, or a link (symbolic or hard) to the same file."""
+    try:
+        return os.path.samefile(src, dst)
+    except OSError:  # one of them does not exist: different files
+        return False
+
+
 def convert_main(src, dst):
     """Write the tensors of `src` (any format `load` reads) to `dst`: safetensors, or .npz by extension.
     Nested checkpoints are flattened with "."; entries that are not tensors (epoch, learning rates) are left
@@ -99,6 +107,10 @@ def _convert(src, dst):
     from .load import load, save
     from .tree import flatten
 
+    if _same_file(src, dst):
+        print(f"fastrnn: error: {dst} is {src} itself (the same file, through a link or another path); "
+              f"converting would replace the input: choose another output", file=sys.stderr)
+        return 2
     arrays, others = flatten(load(src))
     if not arrays:
         raise FormatError(f"{src}: holds no tensors to convert")

@@ -425,5 +425,5 @@ def _read_storage(archive, prefix, ref, dtype_name, byteorder):
         offset = archive.data_offset(member, f"storage {ref.key!r}")
         arr = archive.source.array(offset, usable, raw, f"storage {ref.key!r}")
     else:
-        arr = archive.member_array(member, "u1", f"storage {ref.key!r}")[:usable].view(raw)
+        arr = archive.member_array(member, "u1", f"storage {ref.key!r}", nbytes=usable).view(raw)
     return to_native(arr, dtype_name)

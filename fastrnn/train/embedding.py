@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import _validation as v
 from .._module import Module
+from ..layers import _NO_INIT
 
 
 class Embedding(Module):
@@ -24,11 +25,29 @@ class Embedding(Module):
                              f"got {padding_idx}")
         self.padding_idx = None if padding_idx is None else padding_idx % self.num_embeddings
         self.dtype = v.as_dtype(dtype)
+        shape = (self.num_embeddings, self.embedding_dim)
+        if rng is _NO_INIT:   # from_state_dict: the weight is loaded right after
+            super().__init__({"weight": np.empty(shape, self.dtype)})
+            return
         rng = np.random.default_rng(seed) if rng is None else rng
-        weight = rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(self.dtype)
+        weight = rng.standard_normal(shape).astype(self.dtype)
         if self.padding_idx is not None:
             weight[self.padding_idx] = 0
         super().__init__({"weight": weight})
+
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix="", padding_idx=None, dtype=None):
+        """An Embedding from the entry `weight` (N, E) under `prefix` (e.g. "embedding.") of a
+        (whole-model) state dict of arrays or torch tensors. padding_idx is not stored in a state dict: pass the
+        module's (it only matters for training: the row is loaded as stored). dtype defaults to float64 when
+        the weight is float64, else float32. A missing weight or any other key under the prefix raises
+        fastrnn.FormatError naming it."""
+        from ..nn.state_dict import dtype_of, expect_ndim, load_weights, weights_under
+        weights = weights_under(state_dict, prefix, "Embedding", ("weight",))
+        num_embeddings, embedding_dim = expect_ndim(weights, "weight", 2, "(N, E), 2-D", prefix)
+        layer = cls(num_embeddings, embedding_dim, padding_idx=padding_idx, dtype=dtype_of(weights, dtype),
+                    rng=_NO_INIT)
+        return load_weights(layer, weights, prefix)
 
     def forward(self, idx):
         """y (..., E) = weight[idx] for integer ids idx (...)."""
@@ -54,12 +73,16 @@ class Embedding(Module):
         np.add.at(self.grads["weight"], rows, dy2)
 
     def _checked(self, idx):
+        """idx as an integer array with every id in [0, N); IndexError (as torch) naming the first bad id."""
         idx = v.to_numpy(idx, "idx")
         if idx.dtype.kind not in "iu":
             raise TypeError(f"idx must hold integer ids; got dtype {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"idx must lie in [0, {self.num_embeddings}); got values in "
-                             f"[{idx.min()}, {idx.max()}]")
+            where = tuple(int(i) for i in np.argwhere((idx < 0) | (idx >= self.num_embeddings))[0])
+            what = "a negative id" if idx[where] < 0 else "an id past the vocabulary"
+            raise IndexError(f"idx must lie in [0, {self.num_embeddings}) (num_embeddings = {self.num_embeddings}); "
+                             f"got {what}, {idx[where]} at position {where} (ids range over "
+                             f"[{idx.min()}, {idx.max()}])")
         return idx
 
     def __repr__(self):

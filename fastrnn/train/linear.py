@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import _validation as v
 from .._module import Module
+from ..layers import _NO_INIT
 
 
 class Linear(Module):
@@ -20,13 +21,28 @@ class Linear(Module):
         self.in_features = v.as_positive_int(in_features, "in_features")
         self.out_features = v.as_positive_int(out_features, "out_features")
         self.dtype = v.as_dtype(dtype)
-        rng = np.random.default_rng(seed) if rng is None else rng
-        bound = 1.0 / np.sqrt(self.in_features)
         shapes = {"weight": (self.out_features, self.in_features)}
         if bias:
             shapes["bias"] = (self.out_features,)
+        if rng is _NO_INIT:   # from_state_dict: every parameter is loaded right after
+            super().__init__({name: np.empty(shape, self.dtype) for name, shape in shapes.items()})
+            return
+        rng = np.random.default_rng(seed) if rng is None else rng
+        bound = 1.0 / np.sqrt(self.in_features)
         super().__init__({name: rng.uniform(-bound, bound, shape).astype(self.dtype)
                           for name, shape in shapes.items()})
+
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix="", dtype=None):
+        """A Linear from the entries `weight` (O, I) and optional `bias` (O,) under `prefix` (e.g.
+        "fc.") of a (whole-model) state dict of arrays or torch tensors; sizes and bias come from them.
+        dtype defaults to float64 when the weights are float64, else float32. Any other key under the prefix,
+        or a missing weight, raises fastrnn.FormatError naming it."""
+        from ..nn.state_dict import dtype_of, expect_ndim, load_weights, weights_under
+        weights = weights_under(state_dict, prefix, "Linear", ("weight",), ("bias",))
+        out_features, in_features = expect_ndim(weights, "weight", 2, "(O, I), 2-D", prefix)
+        layer = cls(in_features, out_features, bias="bias" in weights, dtype=dtype_of(weights, dtype), rng=_NO_INIT)
+        return load_weights(layer, weights, prefix)
 
     def forward(self, x):
         """y (..., O) from x (..., I)."""

@@ -50,16 +50,15 @@ class Trainable:
         if tape.order is not None:
             d_out, dh, dc = take_rows(tape.order, d_out, dh, dc)
         D, P = self.num_directions, self.output_size
-        pack = B > 0
+        cells = self._current_cells()
         for layer in reversed(range(self.num_layers)):
             layer_input = tape.inputs[layer]
             d_in = np.zeros_like(layer_input)
             for d in range(D):
                 k = layer * D + d
-                cell = self._cells[k]
-                _kernels.backward_direction(cell, tape.cells[k], layer_input, d_out, d * P, dh[k],
+                _kernels.backward_direction(cells[k], tape.cells[k], layer_input, d_out, d * P, dh[k],
                                             None if dc is None else dc[k], tape.batch_sizes, d == 1, d_in,
-                                            self._cell_grads(k), _kernels.PackedCell(cell, True) if pack else None)
+                                            self._cell_grads(k))
             if tape.masks[layer] is not None:
                 d_in *= tape.masks[layer]
             d_out = d_in

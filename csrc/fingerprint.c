@@ -10,7 +10,9 @@
 
 #define FR_LANES 32
 
-FR_SIMD uint64_t fr_fingerprint(const void *data, ptrdiff_t bytes)
+/* The SIMD clones are static, called through fr_fingerprint: clang before 16 does not export a target_clones
+ * function under its own name. */
+FR_SIMD static uint64_t fingerprint(const void *data, ptrdiff_t bytes)
 {
     const unsigned char *p = data;
     uint32_t h[FR_LANES];
@@ -28,4 +30,9 @@ FR_SIMD uint64_t fr_fingerprint(const void *data, ptrdiff_t bytes)
         f ^= f >> 29;
     }
     return f;
+}
+
+uint64_t fr_fingerprint(const void *data, ptrdiff_t bytes)
+{
+    return fingerprint(data, bytes);
 }

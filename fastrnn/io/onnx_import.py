@@ -166,6 +166,22 @@ def _blocks(matrix, order, H):
     return np.ascontiguousarray(np.concatenate([matrix[g * H:(g + 1) * H] for g in order]))
 
 
+def _torch_weights(mode, D, H, W, R, B, P):
+    """fastrnn's (torch's) one-layer state dict from the node's W (D, G*H, I), R (D, G*H, H), B (D, 2*G*H) or
+    None, P (D, 3H) or None: gate blocks reordered, B split into bias_ih and bias_hh."""
+    order, G = _GATE_ORDER[mode], len(_GATE_ORDER[mode]) * H
+    weights = {}
+    for d, suffix in enumerate(["_l0", "_l0_reverse"][:D]):
+        weights[f"weight_ih{suffix}"] = _blocks(W[d], order, H)
+        weights[f"weight_hh{suffix}"] = _blocks(R[d], order, H)
+        if B is not None:
+            weights[f"bias_ih{suffix}"] = _blocks(B[d, :G], order, H)
+            weights[f"bias_hh{suffix}"] = _blocks(B[d, G:], order, H)
+        if P is not None:
+            weights[f"weight_peephole{suffix}"] = _blocks(P[d], _PEEPHOLE_ORDER, H).reshape(3, H)
+    return weights
+
+
 def _node_layer(onnx, node, name, constants):
     """(layer, description) of one ONNX LSTM / GRU / RNN node."""
     from ..layers import _NO_INIT, GRU, LSTM, RNN
@@ -197,19 +213,11 @@ def _node_layer(onnx, node, name, constants):
     for label, (value, shape) in expected.items():
         if value is not None and value.shape != shape:
             raise FormatError(f"ONNX {mode} node {name!r}: {label} has shape {value.shape}; expected {shape}")
-    if any(value is not None and value.dtype.kind != "f" for value in (W, R, B, P)):
-        raise FormatError(f"ONNX {mode} node {name!r}: weights of dtype {W.dtype}; expected floats")
+    for label, value in (("W", W), ("R", R), ("B", B), ("P", P)):
+        if value is not None and value.dtype.kind != "f":
+            raise FormatError(f"ONNX {mode} node {name!r}: {label} has dtype {value.dtype}; expected floats")
     dtype = np.float64 if W.dtype == np.float64 else np.float32
-    order, G = _GATE_ORDER[mode], gates * H
-    weights = {}
-    for d, suffix in enumerate(["_l0", "_l0_reverse"][:D]):
-        weights[f"weight_ih{suffix}"] = _blocks(W[d], order, H)
-        weights[f"weight_hh{suffix}"] = _blocks(R[d], order, H)
-        if B is not None:
-            weights[f"bias_ih{suffix}"] = _blocks(B[d, :G], order, H)
-            weights[f"bias_hh{suffix}"] = _blocks(B[d, G:], order, H)
-        if P is not None:
-            weights[f"weight_peephole{suffix}"] = _blocks(P[d], _PEEPHOLE_ORDER, H).reshape(3, H)
+    weights = _torch_weights(mode, D, H, W, R, B, P)
     if mode == "LSTM":
         options["peephole"] = P is not None
     if mode == "GRU":

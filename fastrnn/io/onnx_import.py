@@ -16,11 +16,11 @@ layout-1 initial_h (B, D, H) is transposed to that), and sequence_lens is `lengt
 (T, B, D*H), ONNX's Y (T, D, B, H) with the direction axis moved in and merged; the final states are Y_h, Y_c.
 
 Attributes fastrnn does not compute (activations other than the defaults, activation_alpha/beta, clip,
-input_forget=1) raise FormatError naming the node and the attribute. W, R, B and P must be constants:
-initializers, Constant nodes, or data-movement nodes over those (fastrnn/io/onnx_constants.py). Other nodes (embeddings, heads, reshapes) are skipped and named in a
-warning: chain the returned layers with your own code around them. (torch.onnx.export writes one node per
-layer of an nn.LSTM / GRU / RNN; its default dynamo exporter unrolls nn.RNN into MatMul/Add nodes, which hold
-no recurrent node: export such models with dynamo=False.)
+input_forget=1) raise FormatError naming the node and the attribute. W, R, B and P must be constants: initializers,
+Constant nodes, or data-movement nodes over those (fastrnn/io/onnx_constants.py). Other nodes (embeddings, heads,
+reshapes) are skipped and named in a warning: chain the returned layers with your own code around them.
+(torch.onnx.export writes one node per layer of an nn.LSTM / GRU / RNN; its default dynamo exporter unrolls nn.RNN
+into MatMul/Add nodes, which hold no recurrent node: export such models with dynamo=False.)
 Needs the `onnx` package (pip install "fastrnn[onnx]"); the weights are read with onnx.numpy_helper.
 """
 import collections

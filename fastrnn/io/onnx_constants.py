@@ -5,17 +5,28 @@ The last kind is what torch.onnx.export(..., do_constant_folding=False) writes: 
 Concat of Slices of the parameter initializers (torch's gate blocks reordered into ONNX's), computed at run time.
 Such nodes are evaluated here, on demand and once each, by onnx's own reference implementation
 (onnx.reference.ReferenceEvaluator) under the file's opset; only the ops in FOLDABLE_OPS, which move or
-convert data and compute nothing, are evaluated.
+convert data and compute nothing, are evaluated, within a budget of bytes (a crafted chain of Concats must not
+become a memory bomb).
 """
+import numpy as np
+
+from .errors import FormatError
+
 FOLDABLE_OPS = frozenset({"Identity", "Slice", "Concat", "Unsqueeze", "Squeeze", "Reshape", "Transpose",
                           "Gather", "Split", "Cast", "Flatten"})
+# Bytes all evaluated nodes may produce together: FOLD_LIMIT x the file's size + FOLD_SLACK. Moving weights
+# around makes a few copies of them; a chain of Concats doubling a tensor, or a Gather repeating rows, could
+# otherwise ask for terabytes from a small file.
+FOLD_LIMIT = 16
+FOLD_SLACK = 64 << 20
 
 
 class Constants:
     """Values of the graph of `model` that are known without running it, by output name."""
 
-    def __init__(self, onnx, model):
+    def __init__(self, onnx, model, file_size):
         self._onnx = onnx
+        self._budget = FOLD_LIMIT * file_size + FOLD_SLACK   # bytes evaluated nodes may still produce
         self._opsets = {o.domain or "": o.version for o in model.opset_import}
         self._tensors = {t.name: t for t in model.graph.initializer}   # name -> TensorProto or ndarray
         self._producers = {}                                            # output name -> (index, node)
@@ -51,6 +62,11 @@ class Constants:
                 if value is None:
                     return None
                 inputs[input_name] = value
+        estimate = _output_bytes(node, inputs)
+        if estimate > self._budget:
+            raise FormatError(f"evaluating ONNX {node.op_type} node {node.name!r} would produce about {estimate} "
+                              f"bytes, past what {FOLD_LIMIT}x the file's size allows (a crafted graph?)")
+        self._budget -= estimate
         try:
             from onnx.reference import ReferenceEvaluator
             outputs = ReferenceEvaluator(node, opsets=self._opsets).run(None, inputs)
@@ -61,3 +77,15 @@ class Constants:
         for output_name, value in zip(node.output, outputs):
             self._tensors[output_name] = value
         return self._tensors.get(name)
+
+
+def _output_bytes(node, inputs):
+    """An upper bound of the bytes `node` produces from `inputs` {name: array}: what it reads (Cast may widen
+    to 8 bytes an element), or for Gather, the gathered rows."""
+    arrays = [np.asarray(value) for value in inputs.values()]
+    if node.op_type == "Gather" and len(arrays) == 2:
+        data, indices = arrays
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        rows = data.shape[axis] if data.ndim and -data.ndim <= axis < data.ndim else 1
+        return indices.size * (data.size // max(rows, 1)) * 8
+    return sum(a.size for a in arrays) * 8

@@ -24,6 +24,7 @@ into MatMul/Add nodes, which hold no recurrent node: export such models with dyn
 Needs the `onnx` package (pip install "fastrnn[onnx]"); the weights are read with onnx.numpy_helper.
 """
 import collections
+import os
 import warnings
 
 import numpy as np
@@ -72,7 +73,7 @@ def read_onnx(path):
 
     onnx = import_onnx()
     model = _load_model(onnx, path)
-    constants = Constants(onnx, model)
+    constants = Constants(onnx, model, os.path.getsize(path))
     layers, descriptions, recurrent = {}, [], set()
     for index, node in enumerate(model.graph.node):
         if node.op_type not in RECURRENT_OPS or node.domain not in ("", "ai.onnx"):
@@ -152,6 +153,8 @@ def _constant(onnx, node, name, constants, position, label, required):
         return None
     try:
         value = constants.get(input_name)
+    except FormatError:
+        raise
     except Exception as exc:  # noqa: BLE001 - onnx raises ValueError, TypeError, KeyError... on a bad tensor
         raise FormatError(f"ONNX {node.op_type} node {name!r}: {label} ({input_name!r}) is not a readable "
                           f"tensor: {type(exc).__name__}: {exc}") from None

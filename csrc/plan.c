@@ -30,10 +30,12 @@
 #define FR_MIN_WAKE_FLOPS 4.0e6
 /* Large products (input projection, weight gradients) are split from 1 MFLOP. */
 #define FR_MIN_GEMM_FLOPS 1.0e6
-/* Inference projects the inputs of this many bytes of gates at once (a chunk of steps that stays in L2),
- * and of at least FR_CHUNK_MIN_ROWS rows (T B), so the projection stays one efficient product. */
-#define FR_CHUNK_BYTES (512.0 * 1024)
-#define FR_CHUNK_MIN_ROWS 64
+/* Inference projects the inputs of at most this many bytes of gates at once (a chunk of steps that stays in L3
+ * while the steps consume it), and of at least FR_CHUNK_MIN_ROWS rows (T B) when T has them: a product of fewer
+ * rows runs well below the GEMM's peak (64 rows: 0.75x of 2048 on one Zen 4 core), and the input projection is
+ * as much work as the recurrent products when I = H. */
+#define FR_CHUNK_BYTES (4.0 * 1024 * 1024)
+#define FR_CHUNK_MIN_ROWS 256
 
 static double step_flops(const fr_cell *cell, ptrdiff_t B)
 {

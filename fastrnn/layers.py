@@ -14,9 +14,12 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
         linear_before_reset=False (Cho):   n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
         h' = (1 - z) n + z h
 """
+import os
 import threading
+from typing import Any, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _kernels
 from . import _validation as v
@@ -26,6 +29,19 @@ from ._training import Trainable, take_rows
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 # rng value of the from_* constructors: no random init, every parameter is loaded right after (strict)
 _NO_INIT = object()
+# Attributes that fix the parameter shapes and kernels: set once by the constructor, never reassigned.
+_FIXED_ATTRIBUTES = frozenset({"input_size", "hidden_size", "num_layers", "proj_size", "bias", "bidirectional",
+                               "peephole", "nonlinearity", "linear_before_reset", "dtype", "params", "grads"})
+# Attributes a user may reassign after construction, each with its check.
+_CHECKED_ATTRIBUTES = {
+    "batch_first": bool,
+    "merge_mode": lambda value: v.check_choice(value, "merge_mode", v.MERGE_MODES),
+    "dropout": lambda value: v.as_probability(value, "dropout"),
+}
+State = Union[NDArray[Any], Tuple[NDArray[Any], NDArray[Any]]]   # h, or (h, c) for an LSTM
+Layer = TypeVar("Layer", bound="_RecurrentLayer")
+# Bytes a NumPy array costs beyond its data (object header, dict slot): counted when sizing a layer up front.
+_ARRAY_OVERHEAD_BYTES = 128
 
 
 class _RecurrentLayer(Module, Trainable):
@@ -33,9 +49,10 @@ class _RecurrentLayer(Module, Trainable):
 
     _mode = None  # "RNN", "LSTM" or "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                 *, proj_size=0, peephole=False, nonlinearity="tanh", linear_before_reset=True, dropout=0.0,
+    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                 dtype, merge_mode, *, proj_size=0, peephole=False, nonlinearity="tanh", linear_before_reset=True,
                  seed=None, rng=None):
+        v.check_device(device)
         self.input_size = v.as_positive_int(input_size, "input_size")
         self.hidden_size = v.as_positive_int(hidden_size, "hidden_size")
         self.num_layers = v.as_positive_int(num_layers, "num_layers")
@@ -51,22 +68,50 @@ class _RecurrentLayer(Module, Trainable):
         self.linear_before_reset = bool(linear_before_reset)
         self.merge_mode = v.check_choice(merge_mode, "merge_mode", v.MERGE_MODES)
         self.dtype = v.as_dtype(dtype)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1); got {dropout}")
-        self.dropout = float(dropout)
+        self.dropout = dropout
+        self._check_size()
         rng = np.random.default_rng(seed) if rng is None else rng
         super().__init__(self._init_params(rng))
         self._dropout_rng = np.random.default_rng(seed) if rng is _NO_INIT else rng
         self._cells = self._build_cells()
         self._local = threading.local()
+        self._grad_lock = threading.Lock()
+
+    def __setattr__(self, name, value):
+        if name in _FIXED_ATTRIBUTES and name in self.__dict__:
+            raise AttributeError(f"{name} is fixed once the layer is built (it sets the parameter shapes and "
+                                 f"kernels); build a new {type(self).__name__} instead")
+        check = _CHECKED_ATTRIBUTES.get(name)
+        super().__setattr__(name, value if check is None else check(value))
+
+    def __delattr__(self, name):
+        if name in _FIXED_ATTRIBUTES or name in _CHECKED_ATTRIBUTES:
+            raise AttributeError(f"{name} cannot be deleted from a {type(self).__name__}")
+        super().__delattr__(name)
+
+    def _check_size(self):
+        """Refuse, before allocating anything, a layer whose parameters cannot fit in this machine's memory."""
+        G, H, P, D = _GATES[self._mode] * self.hidden_size, self.hidden_size, self.output_size, self.num_directions
+        per_direction = G * P + (2 * G if self.bias else 0) + (P * H if self.proj_size else 0) + \
+            (3 * H if self.peephole else 0)
+        values = D * (G * self.input_size + per_direction) + \
+            (self.num_layers - 1) * D * (G * D * P + per_direction)
+        arrays = self.num_layers * D * (2 + 2 * self.bias + bool(self.proj_size) + self.peephole)
+        needed = values * self.dtype.itemsize + arrays * _ARRAY_OVERHEAD_BYTES
+        available = _physical_memory_bytes()
+        if needed > available:
+            raise ValueError(f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers="
+                             f"{self.num_layers}) needs {values:,} parameters in {arrays:,} arrays, about "
+                             f"{needed / 2**30:,.1f} GiB, more than this machine's {available / 2**30:.1f} GiB "
+                             f"of memory")
 
     # ----------------------------------------------------------------------------------------------- config
     @property
-    def num_directions(self):
+    def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         """P: the size of h (proj_size when projecting, else hidden_size)."""
         return self.proj_size or self.hidden_size
 
@@ -144,7 +189,7 @@ class _RecurrentLayer(Module, Trainable):
 
     # ------------------------------------------------------------------------------------------- parameters
     @classmethod
-    def from_torch(cls, module):
+    def from_torch(cls: Type[Layer], module: Any) -> Layer:
         """A layer with the configuration and weights of a live torch.nn.{RNN, LSTM, GRU} (or its Cell)."""
         torch_name = type(module).__name__
         if torch_name not in (cls._mode, cls._mode + "Cell") or not hasattr(module, "state_dict"):
@@ -166,7 +211,7 @@ class _RecurrentLayer(Module, Trainable):
         return layer
 
     @classmethod
-    def from_state_dict(cls, state_dict, prefix="", **options):
+    def from_state_dict(cls: Type[Layer], state_dict: Mapping[str, Any], prefix: str = "", **options: Any) -> Layer:
         """A layer built from a (whole-model) state dict: sizes, num_layers, bidirectional, bias, proj_size and
         peephole are inferred from the keys and shapes under `prefix` (e.g. "encoder.lstm."); torch cell modules
         (LSTMCell/GRUCell/RNNCell: weight_ih, weight_hh, ...) give a one-layer layer. Options not stored in
@@ -182,7 +227,8 @@ class _RecurrentLayer(Module, Trainable):
         return layer
 
     # -------------------------------------------------------------------------------------------- forward
-    def __call__(self, x, hx=None, lengths=None):
+    def __call__(self, x: ArrayLike, hx: Optional[Any] = None,
+                 lengths: Optional[ArrayLike] = None) -> Tuple[NDArray[Any], State]:
         """Run the whole sequence. See the class docstring for shapes; returns (out, state)."""
         x, unbatched = v.as_input(x, self.dtype, self.input_size, self.batch_first)
         T, B, _ = x.shape
@@ -259,11 +305,12 @@ class _RecurrentLayer(Module, Trainable):
         return out, (h if c is None else (h, c))
 
     # ------------------------------------------------------------------------------------------ streaming
-    def step(self, x_t, state=None):
+    def step(self, x_t: ArrayLike, state: Optional[Any] = None) -> Tuple[NDArray[Any], State]:
         """One time step: x_t (B, I) -> (y_t (B, P), state), state as the call's (h (L, B, P), c (L, B, H)).
 
         Continues exactly where `state` left off (chunked == whole). Unidirectional layers only. The returned
-        state is new; the one passed in is not modified. x_t may also be one unbatched row (I,).
+        state is new; the one passed in is not modified. x_t may also be one unbatched row (I,): then y_t is (P,)
+        and the state (h (L, P), c (L, H)), which the next unbatched step takes back.
         """
         runners = self._local.__dict__.get("runners")
         if runners and state is not None and type(x_t) is np.ndarray and x_t.ndim == 2:
@@ -281,10 +328,11 @@ class _RecurrentLayer(Module, Trainable):
         x = self._step_input(x_t)
         self._current_cells()
         B = x.shape[0]
-        h, c = self._initial_state(state, B, False)
+        unbatched = np.ndim(x_t) == 1   # one row (I,): states are (L, P) and (L, H), as this returns them
+        h, c = self._initial_state(state, B, unbatched)
         self._runner(B).step(x, h, c)
         y = h[-1].copy()
-        if np.ndim(x_t) == 1:
+        if unbatched:
             return y[0], (h[:, 0] if c is None else (h[:, 0], c[:, 0]))
         return y, (h if c is None else (h, c))
 
@@ -306,15 +354,21 @@ class _RecurrentLayer(Module, Trainable):
         return runner
 
     def __getstate__(self):
-        """Pickle support: configuration, parameters, gradients and RNG; kernels' views are rebuilt on load."""
+        """Pickle support: configuration, parameters, non-zero gradients and RNG; kernels' views are rebuilt on
+        load, and gradients left out are zeros again."""
         state = dict(self.__dict__)
-        del state["_cells"], state["_local"]
+        del state["_cells"], state["_local"], state["_grad_lock"]
+        state["grads"] = {name: g for name, g in self.grads.items() if g.any()}
         return state
 
     def __setstate__(self, state):
+        grads = state.pop("grads")
         self.__dict__.update(state)
+        self.__dict__["grads"] = {name: grads[name] if name in grads else np.zeros(p.shape, p.dtype)
+                                  for name, p in self.params.items()}
         self._cells = self._build_cells()
         self._local = threading.local()
+        self._grad_lock = threading.Lock()
 
     def __repr__(self):
         extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in self._repr_options()
@@ -324,6 +378,14 @@ class _RecurrentLayer(Module, Trainable):
     def _repr_options(self):
         return [("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
                 ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
+
+
+def _physical_memory_bytes():
+    """This machine's physical memory (a generous bound where the platform cannot say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 40
 
 
 class RNN(_RecurrentLayer):
@@ -336,10 +398,12 @@ class RNN(_RecurrentLayer):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 bidirectional=False, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None, rng=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                         nonlinearity=nonlinearity, dropout=dropout, seed=seed, rng=rng)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, merge_mode: str = "concat",
+                 seed: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, merge_mode, nonlinearity=nonlinearity, seed=seed, rng=rng)
 
     def _repr_options(self):
         return super()._repr_options() + [("nonlinearity", "tanh")]
@@ -355,22 +419,27 @@ class LSTM(_RecurrentLayer):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, bidirectional=False,
-                 proj_size=0, peephole=False, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None,
-                 rng=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                         proj_size=proj_size, peephole=peephole, dropout=dropout, seed=seed, rng=rng)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, peephole: bool = False,
+                 merge_mode: str = "concat", seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, merge_mode, proj_size=proj_size, peephole=peephole, seed=seed, rng=rng)
 
     def _repr_options(self):
         return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, **options: Any) -> Layer:
         """A one-layer LSTM computing what keras.layers.LSTM computes with these weights (gates i, f, c, o;
-        kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None). Default activations only."""
+        kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None), or with those of a built Keras LSTM
+        layer passed alone: from_keras(keras_layer). Batch-first like Keras (batch_first=False to change).
+        Default activations only."""
         from .io.keras import lstm_from_keras
         kwargs, weights = lstm_from_keras(kernel, recurrent_kernel, bias)
-        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
+        layer = cls(**{"batch_first": True, **kwargs, "rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer
 
@@ -383,22 +452,28 @@ class GRU(_RecurrentLayer):
 
     _mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, bidirectional=False,
-                 linear_before_reset=True, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None,
-                 rng=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                         linear_before_reset=linear_before_reset, dropout=dropout, seed=seed, rng=rng)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, linear_before_reset: bool = True,
+                 merge_mode: str = "concat", seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, merge_mode, linear_before_reset=linear_before_reset, seed=seed, rng=rng)
 
     def _repr_options(self):
         return super()._repr_options() + [("linear_before_reset", True)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, reset_after=True, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, reset_after: Optional[bool] = None,
+                   **options: Any) -> Layer:
         """A one-layer GRU computing what keras.layers.GRU computes with these weights (gates z, r, h;
-        kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None).
-        reset_after=True is torch's linear_before_reset formula, False Cho et al.'s reset-before one."""
+        kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None), or with
+        those of a built Keras GRU layer passed alone: from_keras(keras_layer) (its reset_after is used).
+        reset_after=True (the default for arrays) is torch's linear_before_reset formula, False Cho et al.'s
+        reset-before one. Batch-first like Keras (batch_first=False to change)."""
         from .io.keras import gru_from_keras
         kwargs, weights = gru_from_keras(kernel, recurrent_kernel, bias, reset_after=reset_after)
-        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
+        layer = cls(**{"batch_first": True, **kwargs, "rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer

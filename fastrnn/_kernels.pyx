@@ -189,6 +189,21 @@ cdef int force_product(fr_plan *plan, product) except -1:
     return 0
 
 
+def plan(Cell cell, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
+    """What csrc/plan.c chooses for a call of T steps and B rows ("forward", "training", "backward" or "step"):
+    {"product": "direct" | "packed" | "blas", "threads": per step, "chunk": steps projected at once}."""
+    cdef int elem = 8 if cell.is_double else 4
+    cdef fr_plan p
+    if kind == "backward":
+        p = fr_plan_backward(&cell.c, T, B, elem)
+    elif kind == "step":
+        p = fr_plan_step(&cell.c, B, elem)
+    else:
+        p = fr_plan_forward(&cell.c, T, B, kind == "training", elem)
+    names = {value: name for name, value in _PRODUCTS.items()}
+    return {"product": names[p.product], "threads": p.threads, "chunk": p.chunk}
+
+
 def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
                       cnp.ndarray out, Py_ssize_t col0, dict tape=None, product=None):
     """Run one layer in one direction over the whole sequence (csrc/loop.inc fr_forward).

@@ -9,7 +9,7 @@ LSTM: int
 GRU: int
 GRU_RB: int
 
-_Product = Optional[Literal["direct", "packed", "blas"]]
+_Product = Optional[Literal["direct", "fused", "packed", "blas"]]
 
 class Cell:
     is_double: bool

@@ -18,8 +18,10 @@ def test_streaming_and_short_calls_read_torch_layout(cell):
 
 
 def test_long_calls_and_wide_batches_use_packed_panels(cell):
-    assert _kernels.plan(cell, 100, 1)["product"] == "packed"
+    assert _kernels.plan(cell, 100, 1)["product"] == "fused"
+    assert _kernels.plan(cell, 100, 8)["product"] == "fused"
     assert _kernels.plan(cell, 1, 9)["product"] == "packed"
+    assert _kernels.plan(cell, 100, 64)["product"] == "packed"
     assert _kernels.plan(cell, 50, 4, "backward")["product"] == "packed"
     assert _kernels.plan(cell, 1, 16, "step")["product"] == "blas"
 

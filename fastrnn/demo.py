@@ -3,7 +3,7 @@
 The model (Embedding -> 2-layer LSTM -> Linear, trained on "Alice's Adventures in Wonderland" by
 tools/train_demo_model.py) ships inside the package as a torch.save file, fastrnn/data/charlm.pt, with its
 alphabet in charlm.json beside it. fastrnn.load reads the file without torch; LSTM.from_state_dict and the
-Embedding and Linear of fastrnn.train take the weights under torch's names. The demo continues a prompt one
+Embedding and Linear of fastrnn.nn take the weights under torch's names. The demo continues a prompt one
 character at a time with LSTM.step() (greedily, or sampled when --seed is given), then times the same work in
 fastrnn, in the naive NumPy implementation (fastrnn.reference) and, when installed, in torch and ONNX Runtime on
 the same weights.
@@ -20,7 +20,7 @@ import numpy as np
 
 from .io import FormatError, load
 from .layers import LSTM
-from .train import Embedding, Linear
+from .nn import Embedding, Linear
 
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "charlm.pt")
 SCORE_BATCH, SCORE_STEPS = 16, 200          # the batch workload: logits of B sequences of T characters
@@ -42,19 +42,13 @@ class CharLM:
 
     @classmethod
     def from_state_dict(cls, state_dict, alphabet):
-        """Build from {name: array} (torch.save file contents, via fastrnn.load). FormatError names a missing key
-        or a size that does not fit the others."""
+        """Build from {name: array} (torch.save file contents, via fastrnn.load), each piece by its own
+        from_state_dict. FormatError names a missing or unexpected key, or a size that does not fit the others."""
         if not isinstance(alphabet, str) or len(set(alphabet)) != len(alphabet) or not alphabet:
             raise TypeError("alphabet must be a non-empty string of distinct characters (token k = alphabet[k])")
-        for key in ("embedding.weight", "head.weight", "head.bias", "lstm.weight_ih_l0"):
-            if key not in state_dict:
-                raise FormatError(f"missing key {key!r}: a character LM has embedding.weight, lstm.* (torch.nn.LSTM) "
-                                  f"and head.weight, head.bias; got keys {sorted(state_dict)[:8]}")
-        embedding = Embedding(*state_dict["embedding.weight"].shape)     # until from_state_dict lands in train
-        embedding.load_state_dict({"weight": state_dict["embedding.weight"]})
+        embedding = Embedding.from_state_dict(state_dict, prefix="embedding.")
         lstm = LSTM.from_state_dict(state_dict, prefix="lstm.", batch_first=True)
-        head = Linear(*state_dict["head.weight"].shape[::-1])
-        head.load_state_dict({"weight": state_dict["head.weight"], "bias": state_dict["head.bias"]})
+        head = Linear.from_state_dict(state_dict, prefix="head.")
         sizes = {"embedding rows": embedding.num_embeddings, "head rows": head.out_features,
                  "alphabet": len(alphabet)}
         if len(set(sizes.values())) != 1:

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -229,6 +230,5 @@ def describe(model, meta, path):
 
 def indent(text, width=100):
     """The text wrapped at `width` columns, each line indented by four spaces (its own newlines kept)."""
-    import textwrap
     return "\n".join(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="    ") or "    "
                      for line in text.split("\n"))

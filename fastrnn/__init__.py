@@ -4,7 +4,7 @@ Public names only; see README.md for the formulas and DESIGN notes.
 """
 from ._blas import set_num_threads, get_num_threads
 from .layers import RNN, LSTM, GRU
-from .io import load, save, find_recurrent_layers, FormatError, UnsafeFileError
+from .io import load, save, find_recurrent_layers, from_onnx, FormatError, UnsafeFileError
 from . import nn
 from .nn import LSTMCell, GRUCell, RNNCell
 
@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "RNN", "LSTM", "GRU",
     "LSTMCell", "GRUCell", "RNNCell", "nn",
-    "load", "save", "find_recurrent_layers", "FormatError", "UnsafeFileError",
+    "load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError",
     "set_num_threads", "get_num_threads",
     "__version__",
 ]

@@ -152,14 +152,39 @@ class _RecurrentLayer(Module, Trainable):
                 for name, shape in self._param_shapes().items()}
 
     def _build_cells(self):
-        """One _kernels.Cell per (layer, direction), in the order of h_n's first axis."""
-        p = self.params
+        """One _kernels.Cell per (layer, direction), in the order of h_n's first axis, on the current params.
+
+        Every parameter array must be a C-contiguous array of the layer's dtype and of its shape: anything else
+        (an array replaced by one of another shape or dtype, a reshaped or resized one) raises ValueError naming it.
+        """
+        shapes = self._param_shapes()
+        for name, shape in shapes.items():
+            a = self.params.get(name)
+            if not (isinstance(a, np.ndarray) and a.shape == shape and a.dtype == self.dtype
+                    and a.flags.c_contiguous):
+                got = "missing" if a is None else f"{getattr(a, 'dtype', type(a).__name__)} " \
+                    f"{getattr(a, 'shape', '')}"
+                raise ValueError(f"params[{name!r}] must be a C-contiguous {self.dtype} array of shape {shape}; "
+                                 f"got {got}")
         cells = []
         for layer in range(self.num_layers):
             for sfx in self._suffixes(layer):
-                cells.append(_kernels.Cell(
-                    self._kernel_mode(), p[f"weight_ih{sfx}"], p[f"weight_hh{sfx}"], p.get(f"bias_ih{sfx}"),
-                    p.get(f"bias_hh{sfx}"), p.get(f"weight_hr{sfx}"), p.get(f"weight_peephole{sfx}")))
+                names = tuple(name + sfx if name + sfx in shapes else None for name in
+                              ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_peephole"))
+                cells.append(_kernels.Cell(self._kernel_mode(), self.params, names))
+        return cells
+
+    def _current_cells(self):
+        """The cells, rebuilt (and the streaming runners dropped) when a parameter array was replaced, moved or
+        reshaped since they were built. In-place changes of values need nothing: the kernels read the arrays
+        themselves, and packed copies check a fingerprint of their source on every call."""
+        cells = self._cells
+        params = self.params
+        for cell in cells:
+            if not cell.is_current(params):
+                self._cells = cells = self._build_cells()
+                self._local = threading.local()
+                break
         return cells
 
     # ------------------------------------------------------------------------------------------- parameters
@@ -242,17 +267,15 @@ class _RecurrentLayer(Module, Trainable):
             batch_sizes = B - np.cumsum(np.bincount(lengths, minlength=T + 1))[:T]
             x, h, c = take_rows(order, x, h, c)
         layer_input = x
-        pack = B > 0   # per-step products from W_hh packed once per call (csrc/packed_gemm.inc), not BLAS
+        cells = self._current_cells()
         for layer in range(self.num_layers):
             if tape is not None:
                 layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             for d in range(D):
                 k = layer * D + d
-                cell = self._cells[k]
-                _kernels.forward_direction(cell, layer_input, h[k], None if c is None else c[k], batch_sizes, d == 1,
-                                           out, d * P, None if tape is None else tape.cells[k],
-                                           _kernels.PackedCell(cell) if pack else None)
+                _kernels.forward_direction(cells[k], layer_input, h[k], None if c is None else c[k], batch_sizes,
+                                           d == 1, out, d * P, None if tape is None else tape.cells[k])
             layer_input = out
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)
@@ -303,6 +326,7 @@ class _RecurrentLayer(Module, Trainable):
             raise ValueError("step() advances one time step forward; a bidirectional layer needs the whole "
                              "sequence: call the layer on it instead")
         x = self._step_input(x_t)
+        self._current_cells()
         B = x.shape[0]
         unbatched = np.ndim(x_t) == 1   # one row (I,): states are (L, P) and (L, H), as this returns them
         h, c = self._initial_state(state, B, unbatched)
@@ -326,7 +350,7 @@ class _RecurrentLayer(Module, Trainable):
         runners = self._local.__dict__.setdefault("runners", {})
         runner = runners.get(batch)
         if runner is None:
-            runner = runners[batch] = _kernels.StepRunner(self._cells, batch)
+            runner = runners[batch] = _kernels.StepRunner(self._current_cells(), batch, self.params)
         return runner
 
     def __getstate__(self):
@@ -407,7 +431,8 @@ class LSTM(_RecurrentLayer):
         return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel=None, bias=None, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, **options: Any) -> Layer:
         """A one-layer LSTM computing what keras.layers.LSTM computes with these weights (gates i, f, c, o;
         kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None), or with those of a built Keras LSTM
         layer passed alone: from_keras(keras_layer). Batch-first like Keras (batch_first=False to change).
@@ -439,7 +464,9 @@ class GRU(_RecurrentLayer):
         return super()._repr_options() + [("linear_before_reset", True)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel=None, bias=None, reset_after=None, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, reset_after: Optional[bool] = None,
+                   **options: Any) -> Layer:
         """A one-layer GRU computing what keras.layers.GRU computes with these weights (gates z, r, h;
         kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None), or with
         those of a built Keras GRU layer passed alone: from_keras(keras_layer) (its reset_after is used).

@@ -112,6 +112,13 @@ def _deflated_zeros(nbytes, prefix=b""):
     return b"".join(parts) + compressor.flush()
 
 
+def _zeros_crc(nbytes):
+    crc, chunk = 0, bytes(1 << 20)
+    for start in range(0, nbytes, len(chunk)):
+        crc = zlib.crc32(chunk[:nbytes - start], crc)
+    return crc
+
+
 def _hand_zip(tmp_path, members, bomb_name, stream, nbytes, crc):
     """A zip built record by record: stored `members`, then `bomb_name` holding the deflate `stream`."""
     body, central = bytearray(), bytearray()
@@ -184,7 +191,7 @@ def test_storage_is_decompressed_only_as_far_as_its_tensors_need(tmp_path):
     """A deflated 32 MiB storage (within the limit) whose only tensor uses 4 floats: ~16 bytes decompressed."""
     nbytes = 32 << 20
     path = _hand_zip(tmp_path, _bomb_members(4), "archive/data/0", _deflated_zeros(nbytes), nbytes,
-                     zlib.crc32(bytes(nbytes)))
+                     _zeros_crc(nbytes))
     tracemalloc.start()
     try:
         sd = fastrnn.load(path)
@@ -213,3 +220,50 @@ def test_savez_compressed_of_real_weights_loads(tmp_path):
     loaded = fastrnn.load(tmp_path / "c.npz")
     for key, value in arrays.items():
         np.testing.assert_array_equal(loaded[key], value)
+
+
+def test_bomb_spread_over_members_is_refused(tmp_path):
+    """Each compressed storage within the per-member limit, together far beyond it: the archive's budget."""
+    per_member = EXPANSION_SLACK // 2 + (1 << 20)
+    stream, crc = _deflated_zeros(per_member), _zeros_crc(per_member)
+    members = {"archive/data.pkl": state_dict_pickle(**{f"w{k}": (str(k), per_member // 4, 0, (per_member // 4,),
+                                                                   (1,)) for k in range(3)}),
+               "archive/byteorder": b"little"}
+    path = _hand_zip_many(tmp_path, members, {f"archive/data/{k}": (stream, per_member, crc) for k in range(3)})
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="spread over members"):
+            fastrnn.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * per_member + (8 << 20)
+
+
+def _hand_zip_many(tmp_path, members, deflated):
+    """Like _hand_zip with several deflated members {name: (stream, uncompressed size, CRC)}."""
+    body, central = bytearray(), bytearray()
+    entries = [(name, 0, data, len(data), zlib.crc32(data)) for name, data in members.items()]
+    entries += [(name, zipfile.ZIP_DEFLATED, stream, size, crc) for name, (stream, size, crc) in deflated.items()]
+    for name, method, data, size, crc in entries:
+        encoded = name.encode()
+        offset = len(body)
+        body.extend(struct.pack("<4s5H3L2H", _LOCAL_MAGIC, 20, 0, method, 0, 0, crc, len(data), size,
+                                len(encoded), 0) + encoded + data)
+        central.extend(struct.pack("<4s6H3L5H2L", _CENTRAL_MAGIC, 20, 20, 0, method, 0, 0, crc, len(data), size,
+                                   len(encoded), 0, 0, 0, 0, 0, offset) + encoded)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(body), 0)
+    path = tmp_path / "spread.pt"
+    path.write_bytes(bytes(body + central + end))
+    return path
+
+
+def test_duplicate_member_names_are_refused(tmp_path):
+    import warnings
+    path = tmp_path / "dup.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile's "Duplicate name" warning
+        write_torch_zip(path, state_dict_pickle(w=("0", 4, 0, (4,), (1,))), {"0": bytes(16)},
+                        extra=[("archive/data/0", bytes(range(16)))])
+    with pytest.raises(FormatError, match="two members named 'archive/data/0'"):
+        fastrnn.load(path)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import FormatError
+from .source import check_shape
 from .ziparchive import ZIP_ERRORS
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -58,6 +59,7 @@ def parse_header(head, what):
         raise FormatError(f"{what}: dtype {dtype} is not read (numbers and booleans only; no pickled objects)")
     if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
         raise FormatError(f"{what}: invalid shape {shape!r}")
+    check_shape(shape, dtype.itemsize, what)
     if not isinstance(fortran, bool):
         raise FormatError(f"{what}: fortran_order must be True or False")
     return dtype, shape, fortran, start + size

@@ -5,8 +5,9 @@ file: a member name such as "../x" or "/etc/passwd" is only a dictionary key her
 written anywhere. A stored (uncompressed) member, as torch and numpy write them, becomes a view of the mapped
 file (or one read); a compressed member is decompressed once, straight into its array, never past the bytes the
 caller needs (a storage: what its tensors use). Zip bombs: a compressed member may not record more than
-EXPANSION_LIMIT times the file's size (plus EXPANSION_SLACK bytes), which real weights never approach (floats
-deflate to ~90%; torch never compresses storages), while a bomb's ratio is ~1000.
+EXPANSION_LIMIT times the file's size (plus EXPANSION_SLACK bytes), nor may all compressed members read from
+one archive add up to more, which real weights never approach (floats deflate to ~90%; torch never compresses
+storages), while a bomb's ratio is ~1000. Member names must be unique (readers disagree on duplicates).
 Every error of Python's zipfile on a malformed archive (BadZipFile, NotImplementedError for an unknown version
 or compression, zlib.error, ...) becomes a FormatError.
 """
@@ -41,8 +42,12 @@ class ZipArchive:
                               f"{type(exc).__name__}: {exc}") from None
         self.infos = {}
         for info in infos:
-            self.infos.setdefault(info.filename, info)
+            if info.filename in self.infos:  # readers disagree on which one counts: torch's may see the other
+                raise FormatError(f"{source.name}: the zip archive has two members named {info.filename!r} "
+                                  f"(corrupt or crafted archive)")
+            self.infos[info.filename] = info
         self.names = list(self.infos)
+        self._decompressed = 0  # bytes decompressed from this archive so far (the zip-bomb budget)
 
     def info(self, name, what):
         try:
@@ -109,6 +114,12 @@ class ZipArchive:
                 raise FormatError(f"{self.source.name}: {what}: compressed member {info.filename!r} records "
                                   f"{info.file_size} bytes in a file of {self.source.size}, more than "
                                   f"{EXPANSION_LIMIT}x the file: refused (a zip bomb, or a corrupt entry)")
+            if self._decompressed + nbytes > limit:
+                raise FormatError(f"{self.source.name}: {what}: decompressing member {info.filename!r} would "
+                                  f"bring the archive's compressed members to {self._decompressed + nbytes} "
+                                  f"bytes from a file of {self.source.size}, more than {EXPANSION_LIMIT}x the "
+                                  f"file: refused (a zip bomb spread over members)")
+            self._decompressed += nbytes
             self.source.check_region(self._data_offset(info, what), info.compress_size, what)
         buffer = bytearray(nbytes)
         view = memoryview(buffer)

@@ -14,8 +14,10 @@ erfc: float64 calls the C library's erfc per element; float32 uses Numerical Rec
 (relative error below 1.2e-7, evaluated in float64), within an ulp or so of float32.
 """
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _validation as v
 from ..train.losses import log_softmax as _log_softmax_last_axis
@@ -42,7 +44,7 @@ def _dim(arr, dim):
     return axis
 
 
-def erfc(x):
+def erfc(x: ArrayLike) -> NDArray[Any]:
     """The complementary error function elementwise (float64: libm's erfc; float32: see the module docstring)."""
     x = _float_array(x)
     if x.dtype == np.float64:
@@ -56,12 +58,12 @@ def erfc(x):
     return np.where(x >= 0, result, 2.0 - result).astype(x.dtype)
 
 
-def relu(x):
+def relu(x: ArrayLike) -> NDArray[Any]:
     x = _float_array(x)
     return np.maximum(x, x.dtype.type(0))
 
 
-def gelu(x, approximate="none"):
+def gelu(x: ArrayLike, approximate: str = "none") -> NDArray[Any]:
     """GELU as torch.nn.functional.gelu: approximate "none" (the erf form) or "tanh"."""
     v.check_choice(approximate, "approximate", GELU_APPROXIMATIONS)
     x = _float_array(x)
@@ -72,64 +74,64 @@ def gelu(x, approximate="none"):
     return half * x * erfc(-x * x.dtype.type(math.sqrt(0.5)))
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> NDArray[Any]:
     x = _float_array(x)
     e = np.exp(-np.abs(x))                        # in (0, 1]: no overflow for any x
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-def tanh(x):
+def tanh(x: ArrayLike) -> NDArray[Any]:
     return np.tanh(_float_array(x))
 
 
-def softmax(x, dim=-1):
+def softmax(x: ArrayLike, dim: int = -1) -> NDArray[Any]:
     x = _float_array(x)
     axis = _dim(x, dim)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def log_softmax(x, dim=-1):
+def log_softmax(x: ArrayLike, dim: int = -1) -> NDArray[Any]:
     x = _float_array(x)
     axis = _dim(x, dim)
     return np.moveaxis(_log_softmax_last_axis(np.moveaxis(x, axis, -1)), -1, axis)
 
 
 class ReLU(Parameterless):
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         return relu(x)
 
 
 class GELU(Parameterless):
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate: str = "none") -> None:
         self.approximate = v.check_choice(approximate, "approximate", GELU_APPROXIMATIONS)
 
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         return gelu(x, self.approximate)
 
 
 class Sigmoid(Parameterless):
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         return sigmoid(x)
 
 
 class Tanh(Parameterless):
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         return tanh(x)
 
 
 class _AlongDim(Parameterless):
     """An activation along one axis, `dim` (checked against x's axes at the call)."""
 
-    def __init__(self, dim=-1):
+    def __init__(self, dim: int = -1) -> None:
         self.dim = v.as_positive_int(dim, "dim", minimum=-(2 ** 31))
 
 
 class Softmax(_AlongDim):
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         return softmax(x, self.dim)
 
 
 class LogSoftmax(_AlongDim):
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         return log_softmax(x, self.dim)

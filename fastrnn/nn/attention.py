@@ -8,9 +8,13 @@ Linear "score" (A the attention size). Parameters, as the torch module
     class AdditiveAttention(nn.Module):
         def __init__(self, F, A):
             super().__init__(); self.proj = nn.Linear(F, A); self.score = nn.Linear(A, 1, bias=False)
-would name them: proj.weight (A, F), proj.bias (A,), score.weight (1, A) [, score.bias (1,)].
+would name them: proj.weight (A, F), proj.bias (A,), score.weight (1, A) [, score.bias (1,)]. A model that
+names its attention parts otherwise loads after renaming its keys, e.g. {k.replace("attn.W.", "attn.proj."): v}.
 """
+from typing import Any, Mapping, Optional
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _validation as v
 from .._module import Module
@@ -29,8 +33,9 @@ class AdditiveAttention(Module):
 
     takes_lengths = True   # Sequential passes `lengths`
 
-    def __init__(self, input_size, attention_size, proj_bias=True, score_bias=False, batch_first=False,
-                 dtype=np.float32, seed=None, rng=None):
+    def __init__(self, input_size: int, attention_size: int, proj_bias: bool = True, score_bias: bool = False,
+                 batch_first: bool = False, dtype: DTypeLike = np.float32, seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
         self.batch_first = bool(batch_first)
         self.dtype = v.as_dtype(dtype)
         rng = np.random.default_rng(seed) if rng is None else rng
@@ -41,7 +46,8 @@ class AdditiveAttention(Module):
                           for key, value in part.params.items()})   # the parts' own arrays, loaded in place
 
     @classmethod
-    def from_state_dict(cls, state_dict, prefix="", batch_first=False, dtype=None):
+    def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", batch_first: bool = False,
+                        dtype: Optional[DTypeLike] = None) -> "AdditiveAttention":
         """From proj.weight (A, F), proj.bias (A,) (optional), score.weight (1, A) and score.bias (optional)
         under `prefix` (e.g. "attention."); sizes come from the shapes. batch_first is not stored: pass it."""
         names = ("proj.weight", "score.weight")
@@ -51,12 +57,12 @@ class AdditiveAttention(Module):
                    score_bias="score.bias" in weights, batch_first=batch_first, dtype=dtype_of(weights, dtype))
         return load_weights(attn, weights, prefix)
 
-    def weights(self, x, lengths=None):
+    def weights(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> NDArray[Any]:
         """a (B, T): the attention weights of each row (zero past its length; each row sums to 1)."""
         x, lengths = self._checked(x, lengths)
         return self._weights(x, lengths).T.copy()
 
-    def __call__(self, x, lengths=None):
+    def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> NDArray[Any]:
         """out (B, F) = sum over t of a[t, b] x[t, b]."""
         x, lengths = self._checked(x, lengths)
         a = self._weights(x, lengths)                          # (T, B)

@@ -5,7 +5,10 @@ mean and the biased variance var are taken over the last len(normalized_shape) a
 weight and bias have shape S (weight ones and bias zeros initially; absent with elementwise_affine=False,
 bias absent with bias=False).
 """
+from typing import Any, Mapping, Optional, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _validation as v
 from .._module import Module
@@ -18,7 +21,8 @@ class LayerNorm(Module):
     Parameters `params["weight"]` and `params["bias"]`, shape S = normalized_shape (an int means (int,)).
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
+    def __init__(self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype: DTypeLike = np.float32) -> None:
         shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
         self.normalized_shape = tuple(v.as_positive_int(n, "normalized_shape") for n in shape)
         if not self.normalized_shape:
@@ -36,7 +40,8 @@ class LayerNorm(Module):
         super().__init__(params)
 
     @classmethod
-    def from_state_dict(cls, state_dict, prefix="", eps=1e-5, dtype=None):
+    def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", eps: float = 1e-5,
+                        dtype: Optional[DTypeLike] = None) -> "LayerNorm":
         """A LayerNorm from the entries `weight` (S) and optional `bias` (S) under `prefix` (e.g.
         "norm."); S is the weight's shape. eps is not stored in a state dict: pass the module's (torch: 1e-5).
         A LayerNorm without weights (elementwise_affine=False) has nothing to load: build it directly."""
@@ -44,7 +49,7 @@ class LayerNorm(Module):
         norm = cls(weights["weight"].shape, eps=eps, bias="bias" in weights, dtype=dtype_of(weights, dtype))
         return load_weights(norm, weights, prefix)
 
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> NDArray[Any]:
         """y (..., *S) from x (..., *S)."""
         k = len(self.normalized_shape)
         legend = "(..., " + ", ".join(map(str, self.normalized_shape)) + ")"

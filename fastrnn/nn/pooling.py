@@ -8,7 +8,10 @@ With lengths (B,), row b has lengths[b] valid steps, t < lengths[b]; the steps a
 Without lengths every step is valid. batch_first=True takes (B, T, F) instead, as the recurrent layers.
 The modules MeanPool, MaxPool and LastStep hold batch_first (and bidirectional) for Sequential.
 """
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _validation as v
 from .parameterless import Parameterless
@@ -22,6 +25,8 @@ def time_major(x, lengths, batch_first):
         raise ValueError(f"x must be 3-D {legend}; got shape {arr.shape}")
     if arr.dtype.kind != "f":
         raise TypeError(f"x must be a float array {legend}; got dtype {arr.dtype}")
+    if arr.shape[1 if batch_first else 0] == 0:
+        raise ValueError(f"x has shape {arr.shape}: no time steps (T = 0) to pool over")
     if batch_first:
         arr = arr.transpose(1, 0, 2)
     T, B, _ = arr.shape
@@ -33,7 +38,7 @@ def valid_steps(lengths, T):
     return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
 
 
-def mean_pool(x, lengths=None, batch_first=False):
+def mean_pool(x: ArrayLike, lengths: Optional[ArrayLike] = None, batch_first: bool = False) -> NDArray[Any]:
     """(B, F): the mean of each row's valid steps."""
     x, lengths = time_major(x, lengths, batch_first)
     if lengths is None:
@@ -42,7 +47,7 @@ def mean_pool(x, lengths=None, batch_first=False):
     return total / lengths[:, None].astype(x.dtype)
 
 
-def max_pool(x, lengths=None, batch_first=False):
+def max_pool(x: ArrayLike, lengths: Optional[ArrayLike] = None, batch_first: bool = False) -> NDArray[Any]:
     """(B, F): the elementwise max of each row's valid steps."""
     x, lengths = time_major(x, lengths, batch_first)
     if lengths is None:
@@ -50,7 +55,8 @@ def max_pool(x, lengths=None, batch_first=False):
     return np.where(valid_steps(lengths, x.shape[0]), x, -np.inf).max(axis=0).astype(x.dtype, copy=False)
 
 
-def last_step(x, lengths=None, batch_first=False, bidirectional=False):
+def last_step(x: ArrayLike, lengths: Optional[ArrayLike] = None, batch_first: bool = False,
+              bidirectional: bool = False) -> NDArray[Any]:
     """(B, F): each row's last valid step; bidirectional: forward half there, reverse half at step 0."""
     x, lengths = time_major(x, lengths, batch_first)
     T, B, F = x.shape
@@ -70,24 +76,24 @@ class _Pooling(Parameterless):
 
     takes_lengths = True   # Sequential passes `lengths` to modules that have this
 
-    def __init__(self, batch_first=False):
+    def __init__(self, batch_first: bool = False) -> None:
         self.batch_first = bool(batch_first)
 
 
 class MeanPool(_Pooling):
-    def __call__(self, x, lengths=None):
+    def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> NDArray[Any]:
         return mean_pool(x, lengths, self.batch_first)
 
 
 class MaxPool(_Pooling):
-    def __call__(self, x, lengths=None):
+    def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> NDArray[Any]:
         return max_pool(x, lengths, self.batch_first)
 
 
 class LastStep(_Pooling):
-    def __init__(self, batch_first=False, bidirectional=False):
+    def __init__(self, batch_first: bool = False, bidirectional: bool = False) -> None:
         super().__init__(batch_first)
         self.bidirectional = bool(bidirectional)
 
-    def __call__(self, x, lengths=None):
+    def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> NDArray[Any]:
         return last_step(x, lengths, self.batch_first, self.bidirectional)

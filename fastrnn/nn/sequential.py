@@ -16,12 +16,15 @@ output and dropping its final state; a piece with `takes_lengths` (pooling, atte
 after which the time axis is gone and lengths are spent; any other piece as piece(x).
 """
 from collections.abc import Mapping
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _validation as v
 from ..io.errors import FormatError
 from ..layers import _RecurrentLayer
 from .pooling import LastStep
-from .state_dict import flat_arrays, keys_under
+from .state_dict import flat_arrays
 
 
 class Sequential:
@@ -32,7 +35,7 @@ class Sequential:
     The state dict holds every piece's parameters under "<name>.".
     """
 
-    def __init__(self, *pieces):
+    def __init__(self, *pieces: Any) -> None:
         if len(pieces) == 1 and isinstance(pieces[0], Mapping):
             named = dict(pieces[0])
         else:
@@ -49,7 +52,8 @@ class Sequential:
         self.pieces = named
 
     @classmethod
-    def from_state_dict(cls, state_dict, layout, prefix=""):
+    def from_state_dict(cls, state_dict: Mapping[str, Any], layout: Iterable[Tuple[Any, ...]],
+                        prefix: str = "") -> "Sequential":
         """The model whose pieces are built by their from_state_dict under "<prefix><name>.".
 
         layout: a list of (name, piece class) or (name, piece class, {options}), e.g.
@@ -75,7 +79,7 @@ class Sequential:
                 raise FormatError(f"unexpected key {key!r} in the state dict: {why}")
         return model
 
-    def __call__(self, x, lengths=None):
+    def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> Any:
         """The last piece's output for input x (what the first piece takes) and optional lengths (B,)."""
         if lengths is not None and not any(_takes_lengths(piece) for piece in self.pieces.values()):
             raise ValueError("lengths were given but no piece of this model takes them (a recurrent layer, "
@@ -91,16 +95,16 @@ class Sequential:
         return x
 
     @property
-    def params(self):
+    def params(self) -> Dict[str, NDArray[Any]]:
         """{"<name>.<parameter>": array} of every piece's parameters (the arrays themselves)."""
         return {f"{name}.{key}": value for name, piece in self.pieces.items()
                 for key, value in getattr(piece, "params", {}).items()}
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, NDArray[Any]]:
         """A copy of every parameter as {"<name>.<parameter>": NumPy array} (torch's names)."""
         return {key: value.copy() for key, value in self.params.items()}
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Tuple[List[str], List[str]]:
         """Copy a (whole-model) state dict into the pieces' parameters, in place. strict=True refuses missing
         and unexpected keys (KeyError naming them); shapes must match. Returns (missing_keys, unexpected_keys)."""
         return v.load_into(self.params, flat_arrays(state_dict), strict, self)
@@ -111,13 +115,13 @@ class Sequential:
             return pieces[name]
         raise AttributeError(f"Sequential has no attribute or piece {name!r}")
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Union[int, str]) -> Any:
         """A piece by name, or by position (an int)."""
         if isinstance(key, int):
             return list(self.pieces.values())[key]
         return self.pieces[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.pieces)
 
     def __repr__(self):

@@ -3,7 +3,8 @@
 
 A piece named "fc" in a torch model stores its weights as "fc.weight", "fc.bias"; with prefix "fc." every key
 starting with "fc." belongs to the piece, so "fc.inner.weight" is an unexpected key of a Linear. With prefix ""
-the whole state dict is the piece's (a torch module's own state_dict()). Nested checkpoints ({"model": state_dict}) are flattened with "." first, so prefix "model.fc." reaches into them.
+the whole state dict is the piece's (a torch module's own state_dict()). Nested checkpoints
+({"model": state_dict}) are flattened with "." first, so prefix "model.fc." reaches into them.
 Missing and unexpected keys raise fastrnn.FormatError naming the key, so a state dict of another architecture
 is refused with the first name that does not fit.
 """
@@ -22,19 +23,14 @@ def flat_arrays(state_dict):
     return flatten(state_dict)[0]
 
 
-def keys_under(arrays, prefix):
-    """The keys of `arrays` starting with `prefix`, in order."""
-    if not isinstance(prefix, str):
-        raise TypeError(f"prefix must be a string such as 'fc.'; got {type(prefix).__name__}")
-    return [key for key in arrays if key.startswith(prefix)]
-
-
 def weights_under(state_dict, prefix, owner, required, optional=()):
     """{short name: array} of the entries under `prefix`: every name in `required`, those of `optional` present.
     owner names the piece in messages (e.g. "Linear"). Raises FormatError for a missing required key or any
     other key under the prefix."""
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string such as 'fc.'; got {type(prefix).__name__}")
     arrays = flat_arrays(state_dict)
-    present = keys_under(arrays, prefix)
+    present = [key for key in arrays if key.startswith(prefix)]
     allowed = tuple(required) + tuple(optional)
     for key in present:
         if key[len(prefix):] not in allowed:

@@ -3,7 +3,10 @@
     y = W[idx]                 idx (...) integers in [0, N), W "weight" (N, E), y (..., E)
     dW[idx[k]] += dy[k]        for every position k (np.add.at: repeated ids accumulate)
 """
+from typing import Any, Mapping, Optional, Tuple
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _validation as v
 from .._module import Module
@@ -17,7 +20,8 @@ class Embedding(Module):
     backward ADDS to `grads["weight"]`; the caller clears with zero_grad(). Ids have no gradient.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32, seed=None, rng=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
+                 dtype: DTypeLike = np.float32, seed: Optional[int] = None, rng: Any = None) -> None:
         self.num_embeddings = v.as_positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = v.as_positive_int(embedding_dim, "embedding_dim")
         if padding_idx is not None and not -self.num_embeddings <= padding_idx < self.num_embeddings:
@@ -36,7 +40,8 @@ class Embedding(Module):
         super().__init__({"weight": weight})
 
     @classmethod
-    def from_state_dict(cls, state_dict, prefix="", padding_idx=None, dtype=None):
+    def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", padding_idx: Optional[int] = None,
+                        dtype: Optional[DTypeLike] = None) -> "Embedding":
         """An Embedding from the entry `weight` (N, E) under `prefix` (e.g. "embedding.") of a
         (whole-model) state dict of arrays or torch tensors. padding_idx is not stored in a state dict: pass the
         module's (it only matters for training: the row is loaded as stored). dtype defaults to float64 when
@@ -49,18 +54,18 @@ class Embedding(Module):
                     rng=_NO_INIT)
         return load_weights(layer, weights, prefix)
 
-    def forward(self, idx):
+    def forward(self, idx: ArrayLike) -> NDArray[Any]:
         """y (..., E) = weight[idx] for integer ids idx (...)."""
         return self.params["weight"][self._checked(idx)]
 
     __call__ = forward
 
-    def forward_train(self, idx):
+    def forward_train(self, idx: ArrayLike) -> Tuple[NDArray[Any], NDArray[Any]]:
         """(y, cache): y as forward(idx); the cache is the ids (...) themselves, not a copy."""
         idx = self._checked(idx)
         return self.params["weight"][idx], idx
 
-    def backward(self, cache, dy):
+    def backward(self, cache: NDArray[Any], dy: ArrayLike) -> None:
         """ADDS dL/dW to self.grads["weight"] from dy = dL/dy (..., E); returns None (ids have no gradient)."""
         idx = cache
         dy = v.as_float_array(dy, "dy", self.dtype, "(..., E)")

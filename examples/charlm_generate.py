@@ -1,7 +1,8 @@
 """A character language model trained in torch, generating text in fastrnn without torch, one LSTM.step() per
 character.
 
-The torch model (tools/train_demo_model.py has the one shipped with fastrnn):
+The torch model (tools/train_demo_model.py trained the one shipped with fastrnn; tests/test_charlm.py checks
+that fastrnn's logits and greedy text equal torch's):
 
     class CharLM(torch.nn.Module):                          # ids (B, T) -> logits (B, T, V)
         embedding = torch.nn.Embedding(V, E)

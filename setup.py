@@ -18,8 +18,10 @@ if os.environ.get("FASTRNN_WERROR") == "1":
 
 kernels = Extension(
     "fastrnn._kernels",
-    sources=["fastrnn/_kernels.pyx", "csrc/cells.c", "csrc/finite.c", "csrc/pool.c"],
-    depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi"],
+    sources=["fastrnn/_kernels.pyx", "csrc/cells.c", "csrc/finite.c", "csrc/pool.c",
+             "csrc/quant.c", "csrc/quant_loop.c"],
+    depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi",
+                                                         "fastrnn/_quant.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

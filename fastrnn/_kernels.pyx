@@ -582,3 +582,5 @@ def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
                                     nthreads)
         else:
             fr_small_gemm_nt_auto_f32(M, N, K, <const float *>a, K, <const float *>w, K, accumulate, <float *>c, N)
+
+include "_quant.pxi"

@@ -410,12 +410,15 @@ class LSTM(_RecurrentLayer):
         return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, **options: Any) -> Layer:
         """A one-layer LSTM computing what keras.layers.LSTM computes with these weights (gates i, f, c, o;
-        kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None). Default activations only."""
+        kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None), or with those of a built Keras LSTM
+        layer passed alone: from_keras(keras_layer). Batch-first like Keras (batch_first=False to change).
+        Default activations only."""
         from .io.keras import lstm_from_keras
         kwargs, weights = lstm_from_keras(kernel, recurrent_kernel, bias)
-        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
+        layer = cls(**{"batch_first": True, **kwargs, "rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer
 
@@ -440,12 +443,16 @@ class GRU(_RecurrentLayer):
         return super()._repr_options() + [("linear_before_reset", True)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, reset_after=True, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, reset_after: Optional[bool] = None,
+                   **options: Any) -> Layer:
         """A one-layer GRU computing what keras.layers.GRU computes with these weights (gates z, r, h;
-        kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None).
-        reset_after=True is torch's linear_before_reset formula, False Cho et al.'s reset-before one."""
+        kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None), or with
+        those of a built Keras GRU layer passed alone: from_keras(keras_layer) (its reset_after is used).
+        reset_after=True (the default for arrays) is torch's linear_before_reset formula, False Cho et al.'s
+        reset-before one. Batch-first like Keras (batch_first=False to change)."""
         from .io.keras import gru_from_keras
         kwargs, weights = gru_from_keras(kernel, recurrent_kernel, bias, reset_after=reset_after)
-        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
+        layer = cls(**{"batch_first": True, **kwargs, "rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer

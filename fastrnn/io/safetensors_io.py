@@ -17,6 +17,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import FormatError
+from .source import check_shape
 
 HEADER_LIMIT = 100 * 1024 * 1024  # the reference implementation's limit on the JSON header
 _DTYPES = {
@@ -27,6 +28,14 @@ _NAMES = {np.dtype(v): k for k, v in _DTYPES.items() if v != "bfloat16"}
 # bfloat16 as its 16 bits: how fastrnn's bfloat16 weights are held (fastrnn/quant/formats.py); written as BF16
 BFLOAT16 = np.dtype([("bfloat16", "<u2")])
 _NAMES[BFLOAT16] = "BF16"
+
+
+def _unique_keys(pairs):
+    """json object hook: a dict, refusing duplicate keys (which would leave a tensor ambiguous)."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return dict(pairs)
 
 
 def looks_like(head, file_size):
@@ -45,8 +54,8 @@ def read(source):
         raise FormatError(f"{name}: safetensors header of {n} bytes exceeds the {HEADER_LIMIT}-byte limit")
     raw = source.read(8, n, "safetensors header")
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FormatError(f"{name}: the safetensors header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         raise FormatError(f"{name}: the safetensors header is not a JSON object")
@@ -75,6 +84,7 @@ def read(source):
         if offsets[1] - offsets[0] != nbytes:
             raise FormatError(f"{name}: {what} of shape {tuple(shape)} and dtype {dtype} needs {nbytes} bytes; "
                               f"its data_offsets span {offsets[1] - offsets[0]}")
+        check_shape(shape, raw_dtype.itemsize, f"{name}: {what}")
         entries.append((offsets[0], offsets[1], key, dtype, tuple(shape), raw_dtype))
     entries.sort()
     position = 0

@@ -159,7 +159,7 @@ def _rebuild_qtensor(view, storage, storage_offset, size, stride, quantizer_para
         if len(quantizer_params) != 3 or not isinstance(quantizer_params[1], float) or \
                 type(quantizer_params[2]) is not int:
             raise FormatError(f"a per-tensor quantized tensor with parameters {_short(quantizer_params)}")
-        scale, zero = np.full(rows, quantizer_params[1], np.float32), np.zeros(rows, np.int64)
+        scale, zero = np.full(rows, quantizer_params[1], np.float32), np.full(rows, quantizer_params[2])
     else:
         if len(quantizer_params) != 4 or quantizer_params[3] != 0:
             raise FormatError(f"a per-channel quantized tensor with parameters {_short(quantizer_params)}; only "

@@ -57,8 +57,8 @@ def quantize_matrix(w, fmt):
 
 def dequantize(values, scale):
     """The float32 matrix scale[:, None] * values that stored weights stand for."""
-    return raw_values(values).astype(np.float32) * scale[:, None] if values.dtype != BFLOAT16 else \
-        bf16_to_f32(values.view(np.uint16)) * scale[:, None]
+    floats = bf16_to_f32(values.view(np.uint16)) if values.dtype == BFLOAT16 else values.astype(np.float32)
+    return floats * scale[:, None]
 
 
 def raw_values(values):

@@ -278,12 +278,12 @@ def holds_quantized(state_dict, prefix=""):
     return any("." not in k and k.endswith(f.SCALE_SUFFIX) for k in rest) or is_torch_quantized(state_dict, prefix)
 
 
-def from_quantized_state_dict(mode, state_dict, prefix="", **options):
-    """A quantized layer of mode ("RNN", "LSTM", "GRU") from the quantized weights under prefix: fastrnn's names
-    (values + "_scale", see formats.py) or torch's quantized-dynamic cells (option bidirectional=True/False
-    settles the one ambiguous layout, see torch_state.py). Other options as LSTM.from_state_dict's."""
+def quantized_parts(state_dict, prefix="", bidirectional=None):
+    """(shaped, weights, scales, format) of the quantized weights under prefix, in fastrnn's names without the
+    prefix: shaped {name: float array} for config inference (quantized values stand in as zeros of their
+    shape), weights {name: stored array}, scales {name_scale: array}; torch's quantized cells are renamed
+    (torch_state.py). Raises ValueError for weights without scales, scales without weights, mixed formats."""
     from ..io.tree import flatten
-    bidirectional = options.pop("bidirectional", None)
     if is_torch_quantized(state_dict, prefix):
         arrays, prefix = to_fastrnn_names(state_dict, prefix, bidirectional), ""
     else:
@@ -291,28 +291,36 @@ def from_quantized_state_dict(mode, state_dict, prefix="", **options):
             raise TypeError("bidirectional is read from the weights' names; it is an option only for torch's "
                             "quantized state dicts")
         arrays, _ = flatten(state_dict)
-    scales = {k[len(prefix):]: a for k, a in arrays.items()
-              if k.startswith(prefix) and k.endswith(f.SCALE_SUFFIX)}
-    plain = {k: a for k, a in arrays.items() if not (k.startswith(prefix) and k.endswith(f.SCALE_SUFFIX))}
-    # config inference reads names and shapes only: quantized values stand in as float arrays of their shape
-    shaped = {k: a if a.dtype.kind == "f" else np.broadcast_to(np.float32(0), a.shape) for k, a in plain.items()}
-    from ..io.infer import config_from_state_dict
-    kwargs, weights = config_from_state_dict(shaped, prefix=prefix, mode=mode)
+    under = {k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
+    scales = {k: a for k, a in under.items() if k.endswith(f.SCALE_SUFFIX)}
+    weights = {k: a for k, a in under.items() if k not in scales}
+    shaped = {k: a if a.dtype.kind == "f" else np.broadcast_to(np.float32(0), a.shape) for k, a in weights.items()}
     formats = set()
-    for name in weights:
+    for name, values in weights.items():
         if _is_quantized_name(name):
             if name + f.SCALE_SUFFIX not in scales:
                 raise ValueError(f"{prefix + name!r} has no {prefix + name + f.SCALE_SUFFIX!r} beside it: every "
                                  f"weight matrix of a quantized state dict has its scales")
-            formats.add(f.stored_format(plain[prefix + name], prefix + name))
-    extra = set(scales) - {n + f.SCALE_SUFFIX for n in weights}
+            formats.add(f.stored_format(values, prefix + name))
+    extra = set(scales) - {n + f.SCALE_SUFFIX for n in weights if _is_quantized_name(n)}
     if extra:
         raise ValueError(f"scales {sorted(prefix + e for e in extra)} have no weight matrix beside them")
     if len(formats) != 1:
-        raise ValueError(f"the weights under prefix {prefix!r} mix formats {sorted(formats)}")
+        raise ValueError(f"the quantized weights under prefix {prefix!r} mix formats {sorted(formats)}"
+                         if formats else f"no quantized weight matrix under prefix {prefix!r}")
+    return shaped, weights, scales, formats.pop()
+
+
+def from_quantized_state_dict(mode, state_dict, prefix="", **options):
+    """A quantized layer of mode ("RNN", "LSTM", "GRU") from the quantized weights under prefix: fastrnn's names
+    (values + "_scale", see formats.py) or torch's quantized-dynamic cells (option bidirectional=True/False
+    settles the one ambiguous layout, see torch_state.py). Other options as LSTM.from_state_dict's."""
+    from ..io.infer import config_from_state_dict
+    shaped, weights, scales, fmt = quantized_parts(state_dict, prefix, options.pop("bidirectional", None))
+    kwargs, names = config_from_state_dict(shaped, mode=mode)
     options.pop("dtype", None)   # quantized layers compute in float32
-    layer = QUANTIZED_CLASS[mode](**kwargs, weight_format=formats.pop(), rng=_NO_INIT, **options)
-    stored = {name: plain[prefix + name] for name in weights}
+    layer = QUANTIZED_CLASS[mode](**kwargs, weight_format=fmt, rng=_NO_INIT, **options)
+    stored = {name: weights[name] for name in names}
     stored.update(scales)
     layer.load_state_dict(stored)
     return layer

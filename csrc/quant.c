@@ -28,6 +28,7 @@ typedef struct {
     const void *data;
     const float *ascale;     /* int8: [M] dequantization scale of each row of A; else NULL */
     const int32_t *asum;     /* int8 vpdpbusd: [M] sum of each row's quantized values; else NULL */
+    int32_t *sums;           /* int8: where those sums are written (every int8 kernel computes them) */
 } fr_qprep;
 
 ptrdiff_t fr_quant_group(int format)
@@ -149,27 +150,33 @@ static void fr_q_prep_f32(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t 
 
 enum { FR_QA_INT8_OFFSET, FR_QA_INT8, FR_QA_BF16, FR_QA_F32 };   /* how a variant wants A prepared */
 
-static fr_qprep fr_q_prepare(int how, int format, const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K,
-                             void *scratch)
+/* Where the prepared copy of M rows of A goes in scratch (nothing is computed yet). */
+static fr_qprep fr_q_layout(int how, int format, ptrdiff_t M, ptrdiff_t K, void *scratch)
 {
     const ptrdiff_t Kp = fr_quant_padded_k(format, K);
-    fr_qprep p = {M, Kp, 0, scratch, NULL, NULL};
-    uint8_t *base = scratch;
+    fr_qprep p = {M, Kp, how == FR_QA_BF16 ? Kp * 2 : how == FR_QA_F32 ? Kp * 4 : Kp, scratch, NULL, NULL, NULL};
     if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8) {
-        float *scale = (float *)(base + fr_q_align(M * Kp * 4));
-        int32_t *sum = (int32_t *)((uint8_t *)scale + fr_q_align(M * 4));
-        fr_q_prep_int8(A, lda, M, K, Kp, scratch, scale, sum);
-        p.row_bytes = Kp;
+        float *scale = (float *)((uint8_t *)scratch + fr_q_align(M * Kp * 4));
         p.ascale = scale;
-        p.asum = how == FR_QA_INT8_OFFSET ? sum : NULL;
-    } else if (how == FR_QA_BF16) {
-        fr_q_prep_bf16(A, lda, M, K, Kp, scratch);
-        p.row_bytes = Kp * 2;
-    } else {
-        fr_q_prep_f32(A, lda, M, K, Kp, scratch);
-        p.row_bytes = Kp * 4;
+        p.sums = (int32_t *)((uint8_t *)scale + fr_q_align(M * 4));
+        p.asum = how == FR_QA_INT8_OFFSET ? p.sums : NULL;
     }
     return p;
+}
+
+/* Prepares rows [m0, m1) of A into the layout p. */
+static void fr_q_fill(int how, const fr_qprep *p, const float *A, ptrdiff_t lda, ptrdiff_t K, ptrdiff_t m0,
+                      ptrdiff_t m1)
+{
+    const ptrdiff_t Kp = p->Kp, rows = m1 - m0;
+    uint8_t *out = (uint8_t *)p->data + m0 * p->row_bytes;
+    A += m0 * lda;
+    if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8)
+        fr_q_prep_int8(A, lda, rows, K, Kp, (int8_t *)out, (float *)p->ascale + m0, p->sums + m0);
+    else if (how == FR_QA_BF16)
+        fr_q_prep_bf16(A, lda, rows, K, Kp, (uint16_t *)out);
+    else
+        fr_q_prep_f32(A, lda, rows, K, Kp, (float *)out);
 }
 
 /* The shared epilogue: lanes [n_count] of row m (int32 sums for int8, float32 otherwise), scaled by W's row
@@ -633,14 +640,26 @@ int fr_quant_kernel_in_use(int format)
 /* Splitting across threads pays from about this many multiply-adds (a few microseconds of work). */
 #define FR_Q_MIN_PARALLEL_MACS 2.0e5
 
+/* Preparing A is split across threads from this many elements of it (the input projection of a sequence). */
+#define FR_Q_MIN_PARALLEL_PREP 65536
+
 typedef struct {
     const fr_q_variant *v;
-    const fr_qprep *A;
+    fr_qprep *A;
     const fr_qmatrix *W;
+    const float *src;
+    ptrdiff_t lda;
     int accumulate;
     float *C;
     ptrdiff_t ldc;
 } fr_q_job;
+
+static void fr_q_prep_part(void *ctx, int index, int count)
+{
+    const fr_q_job *j = ctx;
+    const ptrdiff_t m0 = j->A->M * index / count, m1 = j->A->M * (index + 1) / count;
+    if (m1 > m0) fr_q_fill(j->v->prep, j->A, j->src, j->lda, j->W->K, m0, m1);
+}
 
 static void fr_q_part(void *ctx, int index, int count)
 {
@@ -656,10 +675,14 @@ void fr_quant_gemm_nt(const fr_qmatrix *W, ptrdiff_t M, const float *A, ptrdiff_
     if (M <= 0 || W->N <= 0) return;
     fr_q_init();
     const fr_q_variant *v = fr_q_state.usable[W->format][fr_q_state.chosen[W->format]];
-    const fr_qprep prep = fr_q_prepare(v->prep, W->format, A, lda, M, W->K, scratch);
-    fr_q_job job = {v, &prep, W, accumulate, C, ldc};
+    fr_qprep prep = fr_q_layout(v->prep, W->format, M, W->K, scratch);
+    fr_q_job job = {v, &prep, W, A, lda, accumulate, C, ldc};
     if (threads <= 0)
         threads = (double)M * (double)W->N * (double)W->K >= FR_Q_MIN_PARALLEL_MACS ? fr_max_threads() : 1;
+    if (threads > 1 && M * W->K >= FR_Q_MIN_PARALLEL_PREP)
+        fr_parallel_run(threads, fr_q_prep_part, &job);
+    else
+        fr_q_fill(v->prep, &prep, A, lda, W->K, 0, M);
     const ptrdiff_t panels = fr_q_panels(W->N);
     if (threads > panels) threads = (int)panels;
     if (threads <= 1)

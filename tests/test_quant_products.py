@@ -11,7 +11,8 @@ import pytest
 from fastrnn import _kernels
 from fastrnn.quant import formats as f
 
-SHAPES = [(1, 64, 8), (3, 50, 13), (7, 130, 77), (1, 2048, 512), (300, 33, 40), (5, 16, 1), (2, 1, 3)]
+SHAPES = [(1, 64, 8), (3, 50, 13), (7, 130, 77), (1, 2048, 512), (300, 33, 40), (700, 40, 100), (5, 16, 1),
+          (2, 1, 3)]   # (700, 40, 100): A prepared by two threads
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""Build of the compiled part: csrc/ point-wise kernels + the Cython time loops, linked to scipy-openblas32.
+"""Build of the compiled part: csrc/ (time loops, cells, product kernels, pool) + the Cython bindings, linked to
+scipy-openblas32.
 
 Set FASTRNN_DEBUG=1 for bounds-checked Cython and -O0 -g, FASTRNN_WERROR=1 to turn C warnings into errors.
 Nothing here uses -march: csrc/ picks AVX-512 / AVX2 / baseline code at run time (target_clones).
@@ -18,8 +19,8 @@ if os.environ.get("FASTRNN_WERROR") == "1":
 
 kernels = Extension(
     "fastrnn._kernels",
-    sources=["fastrnn/_kernels.pyx", "csrc/cells.c", "csrc/finite.c", "csrc/pool.c",
-             "csrc/quant.c", "csrc/quant_loop.c"],
+    sources=["fastrnn/_kernels.pyx", "csrc/kernels.c", "csrc/plan.c", "csrc/fingerprint.c", "csrc/finite.c",
+             "csrc/pool.c", "csrc/quant.c"],
     depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi",
                                                          "fastrnn/_quant.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],

@@ -1,4 +1,4 @@
-/* Reduced-precision weights (quant.c, quant_product.inc, quant_loop.c): a weight matrix W [N, K] stored in
+/* Reduced-precision weights (quant.c, quant_product.inc): a weight matrix W [N, K] stored in
  * bfloat16, float16 or int8 with one float32 scale per output row, multiplied by float32 activations with
  * float32 (16-bit formats) or int32 (int8) accumulation.
  *
@@ -14,7 +14,8 @@
  * int8 semantics (torch's dynamic quantization, per row instead of per tensor): each row of A is quantized to
  * integers in [-127, 127] with scale max|a| / 127 (round half to even); C[m, n] = sa[m] sw[n] sum_k qa qw in
  * int32, exact on every path. bfloat16 on CPUs with AVX512_BF16: A rounded to bfloat16 (nearest even) and
- * vdpbf16ps; elsewhere the weights are widened on load and A stays float32. float16: widened through F16C. */
+ * vdpbf16ps; elsewhere the weights are widened on load and A stays float32. float16: widened through F16C.
+ * The time loops (loop.inc) run these products when the plan's product is FR_PRODUCT_QUANT (fastrnn.h). */
 #ifndef FASTRNN_QUANT_H
 #define FASTRNN_QUANT_H
 
@@ -38,7 +39,8 @@ ptrdiff_t fr_quant_packed_bytes(int format, ptrdiff_t N, ptrdiff_t K);
 /* W [N, K] (row stride ldw; int8 values, or the raw 16 bits of bfloat16 / float16) -> out [packed bytes]. */
 void fr_quant_pack(int format, const void *W, ptrdiff_t N, ptrdiff_t K, ptrdiff_t ldw, void *out);
 
-/* Bytes of scratch fr_quant_gemm_nt needs for M rows (the quantized or rounded copy of A). */
+/* Bytes of scratch fr_quant_gemm_nt needs for M rows (the quantized or rounded copy of A); the int8 figure
+ * bounds every format's. */
 ptrdiff_t fr_quant_scratch_bytes(int format, ptrdiff_t M, ptrdiff_t K);
 /* C [M, N] (row stride ldc) = A [M, K] (row stride lda) W^T, or C += that when accumulate != 0; A IN, C OUT or
  * INOUT, not overlapping A; scratch [fr_quant_scratch_bytes]. threads <= 0: decided from the work. */
@@ -54,26 +56,5 @@ const char *fr_quant_kernel_name(int format, int index);
 int fr_quant_use_kernel(int format, int index);
 /* The index of the kernel in use for format. */
 int fr_quant_kernel_in_use(int format);
-
-/* The time loop of one layer and one direction with quantized W_ih, W_hh (and W_hr) (quant_loop.c): as the
- * float32 loop, the products through fr_quant_gemm_nt. Pointers as in fastrnn.h's cells; w_hr NULL without
- * projection; peep [3, H] (zeros for a plain LSTM); b_ih, b_hh [G] or NULL; b_hn [H]. */
-typedef struct {
-    int mode;                  /* 0 RNN tanh, 1 RNN relu, 2 LSTM, 3 GRU, 4 GRU reset-before */
-    ptrdiff_t n_in, H, P, G;
-    fr_qmatrix w_ih;           /* [G, I] */
-    fr_qmatrix w_hh;           /* [G, P]; reset-before GRU: rows [0, 2H) */
-    fr_qmatrix w_hn;           /* reset-before GRU: rows [2H, 3H) of W_hh */
-    fr_qmatrix w_hr;           /* [P, H] when has_proj */
-    int has_proj;
-    const float *b_ih, *b_hh, *peep, *b_hn;
-} fr_qcell;
-
-/* Bytes of workspace fr_quant_forward needs for T steps of B rows (and fr_quant_step for T = 1). */
-ptrdiff_t fr_quant_forward_workspace(const fr_qcell *cell, ptrdiff_t T, ptrdiff_t B);
-/* x [T, B, I] IN; h [B, P], c [B, H] (LSTM, else NULL) INOUT; batch_sizes [T] IN active prefix per step;
- * out [T, B, ldo] OUT, the P columns of h' for active rows; work [fr_quant_forward_workspace] scratch. */
-void fr_quant_forward(const fr_qcell *cell, const float *x, ptrdiff_t T, ptrdiff_t B, float *h, float *c,
-                      const ptrdiff_t *batch_sizes, int reverse, float *out, ptrdiff_t ldo, void *work);
 
 #endif

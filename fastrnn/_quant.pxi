@@ -12,15 +12,6 @@ cdef extern from "quant.h" nogil:
         Py_ssize_t N, K
         const void *panels
         const float *scale
-    ctypedef struct fr_qcell:
-        int mode
-        Py_ssize_t n_in, H, P, G
-        fr_qmatrix w_ih, w_hh, w_hn, w_hr
-        int has_proj
-        const float *b_ih
-        const float *b_hh
-        const float *peep
-        const float *b_hn
     Py_ssize_t fr_quant_packed_bytes(int format, Py_ssize_t N, Py_ssize_t K)
     void fr_quant_pack(int format, const void *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t ldw, void *out)
     Py_ssize_t fr_quant_scratch_bytes(int format, Py_ssize_t M, Py_ssize_t K)
@@ -30,9 +21,6 @@ cdef extern from "quant.h" nogil:
     const char *fr_quant_kernel_name(int format, int index)
     int fr_quant_use_kernel(int format, int index)
     int fr_quant_kernel_in_use(int format)
-    Py_ssize_t fr_quant_forward_workspace(const fr_qcell *cell, Py_ssize_t T, Py_ssize_t B)
-    void fr_quant_forward(const fr_qcell *cell, const float *x, Py_ssize_t T, Py_ssize_t B, float *h, float *c,
-                          const Py_ssize_t *batch_sizes, int reverse, float *out, Py_ssize_t ldo, void *work)
 
 QUANT_FORMATS = {"int8": FR_Q_INT8, "bfloat16": FR_Q_BF16, "float16": FR_Q_F16}
 
@@ -102,8 +90,12 @@ def quant_kernel_in_use(str format):
 
 
 cdef class QuantCell:
-    """One layer and direction with quantized W_ih, W_hh (and W_hr): QuantMatrix objects, float32 biases."""
-    cdef fr_qcell c
+    """One layer and direction with reduced-precision W_ih, W_hh (and W_hr), for the C loops (csrc/loop.inc) under
+    the FR_PRODUCT_QUANT plan: the fr_cell of the float loops (float32 biases and peepholes) and an fr_packed
+    whose matrices are QuantMatrix objects. The cell's w_ih / w_hh / w_hr name those matrices' packed bytes:
+    the loops read them only through the plan's products, never as floats."""
+    cdef fr_cell c
+    cdef fr_packed pk
     cdef object _arrays
     cdef readonly bint lstm
 
@@ -111,32 +103,34 @@ cdef class QuantCell:
                   QuantMatrix w_hn=None):
         """mode: RNN_TANH ... GRU_RB; reset-before GRU: w_hh rows [0, 2H) and w_hn rows [2H, 3H)."""
         cdef Py_ssize_t G = w_hh.m.N + (0 if w_hn is None else w_hn.m.N)
-        cdef Py_ssize_t H = G // {RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3, GRU_RB: 3}[mode]
-        zeros = np.zeros(3 * H, np.float32)
-        peep = zeros if peep is None else np.ascontiguousarray(peep, np.float32)
-        b_hn = zeros if b_hh is None else np.ascontiguousarray(b_hh[2 * H:], np.float32)
+        cdef Py_ssize_t H = G // _GATES[mode]
+        peep = np.zeros((3, H), np.float32) if peep is None else np.ascontiguousarray(peep, np.float32)
+        b_hn = np.zeros(H, np.float32) if b_hh is None else np.ascontiguousarray(b_hh[2 * H:], np.float32)
         self._arrays = (w_ih, w_hh, w_hn, w_hr, b_ih, b_hh, peep, b_hn)
-        self.lstm = mode == LSTM
+        self.lstm = mode == FR_LSTM
         self.c.mode = mode
-        self.c.n_in, self.c.H, self.c.G = w_ih.m.K, H, G
-        self.c.P = w_hh.m.K
-        self.c.w_ih, self.c.w_hh = w_ih.m, w_hh.m
-        if w_hn is not None:
-            self.c.w_hn = w_hn.m
-        self.c.has_proj = w_hr is not None
+        self.c.n_in, self.c.H, self.c.P, self.c.G = w_ih.m.K, H, w_hh.m.K, G
+        self.c.w_ih, self.c.w_hh = w_ih.m.panels, w_hh.m.panels
+        self.c.w_hr = NULL
         if w_hr is not None:
-            self.c.w_hr = w_hr.m
-            self.c.P = w_hr.m.N
-        self.c.b_ih = <const float *>data_or_null(b_ih)
-        self.c.b_hh = <const float *>data_or_null(b_hh)
-        self.c.peep = <const float *>data(peep)
-        self.c.b_hn = <const float *>data(b_hn)
+            self.c.w_hr = w_hr.m.panels
+        self.c.b_ih = data_or_null(b_ih)
+        self.c.b_hh = data_or_null(b_hh)
+        self.c.peep = data(peep)
+        self.c.b_hn = data(b_hn)
+        self.pk.ih, self.pk.hh = &w_ih.m, &w_hh.m
+        self.pk.hn = self.pk.hr = NULL
+        if w_hn is not None:
+            self.pk.hn = &w_hn.m
+        if w_hr is not None:
+            self.pk.hr = &w_hr.m
 
 
 def quant_forward_direction(QuantCell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes,
                             bint reverse, cnp.ndarray out, Py_ssize_t col0):
-    """forward_direction for a QuantCell (inference only): x [T, B, I] IN; h [B, P], c [B, H] (LSTM) INOUT;
-    batch_sizes [T] intp; out [T, B, D*P] OUT, columns col0:col0+P of the active rows."""
+    """forward_direction for a QuantCell (inference only; csrc/loop.inc fr_forward with fr_plan_quant):
+    x [T, B, I] IN; h [B, P], c [B, H] (LSTM) INOUT; batch_sizes [T] intp; out [T, B, D*P] OUT, columns
+    col0:col0+P of the active rows."""
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2], P = cell.c.P
     f32 = np.dtype(np.float32)
     require(x, "x", f32, (T, B, cell.c.n_in))
@@ -149,12 +143,13 @@ def quant_forward_direction(QuantCell cell, cnp.ndarray x, cnp.ndarray h, c, cnp
         raise ValueError(f"col0 = {col0} leaves no room for {P} columns in out of width {ldo}")
     if T and not (0 <= batch_sizes.min() and batch_sizes.max() <= B):
         raise ValueError(f"batch_sizes must lie in [0, B = {B}]")
-    work = np.empty(fr_quant_forward_workspace(&cell.c, T, B), np.uint8)
+    cdef fr_plan plan = fr_plan_quant(&cell.c, T, B)
+    work = np.empty(fr_forward_workspace(&cell.c, &plan, B, 0), np.float32)
     cdef const float *xp = <const float *>data(x)
     cdef float *hp = <float *>data(h)
     cdef float *cp = <float *>data_or_null(c)
     cdef const Py_ssize_t *bsp = <const Py_ssize_t *>data(batch_sizes)
     cdef float *op = <float *>data(out) + col0
-    cdef void *wp = data(work)
+    cdef float *wp = <float *>data(work)
     with nogil:
-        fr_quant_forward(&cell.c, xp, T, B, hp, cp, bsp, reverse, op, ldo, wp)
+        fr_forward_f32(&cell.c, &cell.pk, &plan, xp, T, B, hp, cp, bsp, reverse, op, ldo, NULL, NULL, wp)

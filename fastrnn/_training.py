@@ -75,16 +75,15 @@ class Trainable:
         """From the last layer to the first: d_out (T, B, D*P) -> dL/dx (T, B, I), returned; dh (L*D, B, P) and
         dc (L*D, B, H) INOUT: dL/d(final state) in, dL/d(initial state) out. Adds into self.grads."""
         D, P = self.num_directions, self.output_size
-        pack = d_out.shape[1] > 0
+        cells = self._current_cells()
         for layer in reversed(range(self.num_layers)):
             layer_input = tape.inputs[layer]
             d_in = np.zeros_like(layer_input)
             for d in range(D):
                 k = layer * D + d
-                cell = self._cells[k]
-                _kernels.backward_direction(cell, tape.cells[k], layer_input, d_out, d * P, dh[k],
+                _kernels.backward_direction(cells[k], tape.cells[k], layer_input, d_out, d * P, dh[k],
                                             None if dc is None else dc[k], tape.batch_sizes, d == 1, d_in,
-                                            self._cell_grads(k), _kernels.PackedCell(cell, True) if pack else None)
+                                            self._cell_grads(k))
             if tape.masks[layer] is not None:
                 d_in *= tape.masks[layer]
             d_out = d_in

@@ -152,14 +152,39 @@ class _RecurrentLayer(Module, Trainable):
                 for name, shape in self._param_shapes().items()}
 
     def _build_cells(self):
-        """One _kernels.Cell per (layer, direction), in the order of h_n's first axis."""
-        p = self.params
+        """One _kernels.Cell per (layer, direction), in the order of h_n's first axis, on the current params.
+
+        Every parameter array must be a C-contiguous array of the layer's dtype and of its shape: anything else
+        (an array replaced by one of another shape or dtype, a reshaped or resized one) raises ValueError naming it.
+        """
+        shapes = self._param_shapes()
+        for name, shape in shapes.items():
+            a = self.params.get(name)
+            if not (isinstance(a, np.ndarray) and a.shape == shape and a.dtype == self.dtype
+                    and a.flags.c_contiguous):
+                got = "missing" if a is None else f"{getattr(a, 'dtype', type(a).__name__)} " \
+                    f"{getattr(a, 'shape', '')}"
+                raise ValueError(f"params[{name!r}] must be a C-contiguous {self.dtype} array of shape {shape}; "
+                                 f"got {got}")
         cells = []
         for layer in range(self.num_layers):
             for sfx in self._suffixes(layer):
-                cells.append(_kernels.Cell(
-                    self._kernel_mode(), p[f"weight_ih{sfx}"], p[f"weight_hh{sfx}"], p.get(f"bias_ih{sfx}"),
-                    p.get(f"bias_hh{sfx}"), p.get(f"weight_hr{sfx}"), p.get(f"weight_peephole{sfx}")))
+                names = tuple(name + sfx if name + sfx in shapes else None for name in
+                              ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_peephole"))
+                cells.append(_kernels.Cell(self._kernel_mode(), self.params, names))
+        return cells
+
+    def _current_cells(self):
+        """The cells, rebuilt (and the streaming runners dropped) when a parameter array was replaced, moved or
+        reshaped since they were built. In-place changes of values need nothing: the kernels read the arrays
+        themselves, and packed copies check a fingerprint of their source on every call."""
+        cells = self._cells
+        params = self.params
+        for cell in cells:
+            if not cell.is_current(params):
+                self._cells = cells = self._build_cells()
+                self._local = threading.local()
+                break
         return cells
 
     # ------------------------------------------------------------------------------------------- parameters
@@ -245,17 +270,15 @@ class _RecurrentLayer(Module, Trainable):
             batch_sizes = B - np.cumsum(np.bincount(lengths, minlength=T + 1))[:T]
             x, h, c = take_rows(order, x, h, c)
         layer_input = x
-        pack = B > 0   # per-step products from W_hh packed once per call (csrc/packed_gemm.inc), not BLAS
+        cells = self._current_cells()
         for layer in range(self.num_layers):
             if tape is not None:
                 layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             for d in range(D):
                 k = layer * D + d
-                cell = self._cells[k]
-                _kernels.forward_direction(cell, layer_input, h[k], None if c is None else c[k], batch_sizes, d == 1,
-                                           out, d * P, None if tape is None else tape.cells[k],
-                                           _kernels.PackedCell(cell) if pack else None)
+                _kernels.forward_direction(cells[k], layer_input, h[k], None if c is None else c[k], batch_sizes,
+                                           d == 1, out, d * P, None if tape is None else tape.cells[k])
             layer_input = out
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)
@@ -306,6 +329,7 @@ class _RecurrentLayer(Module, Trainable):
             raise ValueError("step() advances one time step forward; a bidirectional layer needs the whole "
                              "sequence: call the layer on it instead")
         x = self._step_input(x_t)
+        self._current_cells()
         B = x.shape[0]
         unbatched = np.ndim(x_t) == 1   # one row (I,): states are (L, P) and (L, H), as this returns them
         h, c = self._initial_state(state, B, unbatched)
@@ -329,7 +353,7 @@ class _RecurrentLayer(Module, Trainable):
         runners = self._local.__dict__.setdefault("runners", {})
         runner = runners.get(batch)
         if runner is None:
-            runner = runners[batch] = _kernels.StepRunner(self._cells, batch)
+            runner = runners[batch] = _kernels.StepRunner(self._current_cells(), batch, self.params)
         return runner
 
     def __getstate__(self):

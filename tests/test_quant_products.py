@@ -93,3 +93,15 @@ def test_the_kernel_list_names_the_best_first_and_ends_with_c():
         _kernels.quant_use_kernel("int8", 99)
     with pytest.raises(ValueError, match="weight format"):
         _kernels.quant_kernels("int4")
+
+
+def test_the_report_line_says_when_bfloat16_falls_back():
+    from fastrnn.quant import kernels_summary
+    names = _kernels.quant_kernels("bfloat16")
+    line = kernels_summary()
+    assert line.startswith("int8 ") and "bfloat16 " in line and "float16 " in line
+    if "avx512-bf16" not in names:
+        assert "no AVX512_BF16: weights widened on load" in line
+    else:
+        _kernels.quant_use_kernel("bfloat16", 1)
+        assert f"bfloat16 {names[1]} (vdpbf16ps available, not used: weights widened on load)" in kernels_summary()

@@ -6,10 +6,12 @@
  *   int8      avx512-vnni (vpdpbusd, 64-byte)  avx2 (vpmaddubsw)  c
  *   bfloat16  avx512-bf16 (vdpbf16ps)  avx512 (widened on load)  avx2 (widened on load)  c
  *   float16   avx512 (vcvtph2ps, 64-byte)  avx2-f16c  c
+ * FASTRNN_ISA=avx2 or baseline caps the choice as it does the float kernels'.
  * vpmaddubsw adds pairs of u8 x s8 products into int16 with saturation; the avx2 int8 kernel multiplies |w|
  * (at most 128) by a * sign(w) (|a| <= 127), so a pair is at most 32512 and never saturates: every int8
  * variant computes the same exact int32 sums. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -597,10 +599,19 @@ static struct {
     _Atomic int chosen[3];
 } fr_q_state;
 
+/* FASTRNN_ISA (isa.c) caps the kernels too: "avx2" keeps the AVX2 and C kernels, "baseline" the C ones. */
+static int fr_q_isa_cap(int cpu)
+{
+    const char *isa = getenv("FASTRNN_ISA");
+    if (isa != NULL && strcmp(isa, "avx2") == 0) return cpu & (FR_CPU_AVX2 | FR_CPU_F16C);
+    if (isa != NULL && strcmp(isa, "baseline") == 0) return 0;
+    return cpu;
+}
+
 static void fr_q_init(void)
 {
     if (fr_q_state.ready) return;
-    const int cpu = fr_q_cpu_features();
+    const int cpu = fr_q_isa_cap(fr_q_cpu_features());
     for (int fmt = 0; fmt < 3; fmt++) {
         int n = 0;
         for (int i = 0; i < FR_Q_MAX_VARIANTS && fr_q_variants[fmt][i].name != NULL; i++)

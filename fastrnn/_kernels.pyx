@@ -441,4 +441,9 @@ def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
             fr_small_gemm_nt_f32(M, N, K, <const float *>a, K, <const float *>w, K, accumulate, <float *>c, N,
                                  nthreads)
 
+
+# ------------------------------------------------ large products and ISA choice (csrc/gemm.h)
+include "_gemm.pxi"
+
+# ------------------------------------------------ reduced-precision weights (csrc/quant.h)
 include "_quant.pxi"

@@ -152,3 +152,12 @@ def test_cell_bad_input():
         fastrnn.GRUCell(3, 2, device="cuda")
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         fastrnn.RNNCell(3, 2, nonlinearity="sigmoid")
+
+
+def test_cell_configuration_is_read_only():
+    cell = fastrnn.RNNCell(3, 2, nonlinearity="relu", seed=0)
+    for name, value in (("input_size", 4), ("hidden_size", 3), ("bias", False), ("nonlinearity", "tanh"),
+                        ("dtype", np.float64)):
+        with pytest.raises(AttributeError):
+            setattr(cell, name, value)
+    assert (cell.input_size, cell.hidden_size, cell.bias, cell.nonlinearity) == (3, 2, True, "relu")

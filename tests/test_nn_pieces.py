@@ -222,6 +222,10 @@ def test_pooling_errors():
         last_step(x, bidirectional=True)
     with pytest.raises(TypeError, match="float array"):
         mean_pool(np.zeros((2, 2, 2), int))
+    for pool in (mean_pool, max_pool, last_step):
+        with pytest.raises(ValueError, match=r"x has shape \(2, 0, 3\): no time steps"):
+            pool(np.zeros((2, 0, 3), np.float32), batch_first=True)
+    assert mean_pool(np.zeros((3, 0, 2)), np.zeros(0, int)).shape == (0, 2)      # an empty batch is fine
 
 
 # ------------------------------------------------------------------------------------------------- attention

@@ -105,3 +105,17 @@ def test_the_report_line_says_when_bfloat16_falls_back():
     else:
         _kernels.quant_use_kernel("bfloat16", 1)
         assert f"bfloat16 {names[1]} (vdpbf16ps available, not used: weights widened on load)" in kernels_summary()
+
+
+@pytest.mark.parametrize("isa,expected", [("avx2", {"avx2", "avx2-f16c", "c"}), ("baseline", {"c"})])
+def test_fastrnn_isa_caps_the_quantized_kernels(isa, expected):
+    import os
+    import subprocess
+    import sys
+    code = "from fastrnn import _kernels as K; print(sorted({n for f in K.QUANT_FORMATS for n in K.quant_kernels(f)}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, FASTRNN_ISA=isa))
+    assert out.returncode == 0, out.stderr
+    found = set(eval(out.stdout))
+    cpu_has_avx2 = "avx2" in {n for fmt in f.WEIGHT_FORMATS for n in _kernels.quant_kernels(fmt)}
+    assert found == (expected if cpu_has_avx2 or isa == "baseline" else {"c"})

@@ -39,10 +39,25 @@ class _Cell(Module):
         self._layer = self._layer_class(input_size, hidden_size, bias=bias, device=device,
                                         dtype=np.float32 if dtype is None else dtype, seed=seed, rng=rng,
                                         **layer_options)
-        self.input_size, self.hidden_size = self._layer.input_size, self._layer.hidden_size
-        self.bias, self.dtype = self._layer.bias, self._layer.dtype
         # the layer's own arrays under the cell's names (weight_ih_l0 -> weight_ih): loads update both
         super().__init__({name[:-len("_l0")]: value for name, value in self._layer.params.items()})
+
+    # the configuration is the layer's, read-only: it fixes the parameter shapes and the kernels
+    @property
+    def input_size(self) -> int:
+        return self._layer.input_size
+
+    @property
+    def hidden_size(self) -> int:
+        return self._layer.hidden_size
+
+    @property
+    def bias(self) -> bool:
+        return self._layer.bias
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._layer.dtype
 
     @classmethod
     def from_state_dict(cls: Type[Cell], state_dict: Mapping[str, Any], prefix: str = "",
@@ -167,7 +182,10 @@ class RNNCell(_OneStateCell):
                  device: Optional[Any] = None, dtype: Optional[DTypeLike] = None, *, seed: Optional[int] = None,
                  rng: Optional[np.random.Generator] = None) -> None:
         super().__init__(input_size, hidden_size, bias, device, dtype, seed=seed, rng=rng, nonlinearity=nonlinearity)
-        self.nonlinearity = self._layer.nonlinearity
+
+    @property
+    def nonlinearity(self) -> str:
+        return self._layer.nonlinearity
 
     def __repr__(self):
         text = super().__repr__()

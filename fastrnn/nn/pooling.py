@@ -25,6 +25,8 @@ def time_major(x, lengths, batch_first):
         raise ValueError(f"x must be 3-D {legend}; got shape {arr.shape}")
     if arr.dtype.kind != "f":
         raise TypeError(f"x must be a float array {legend}; got dtype {arr.dtype}")
+    if arr.shape[1 if batch_first else 0] == 0:
+        raise ValueError(f"x has shape {arr.shape}: no time steps (T = 0) to pool over")
     if batch_first:
         arr = arr.transpose(1, 0, 2)
     T, B, _ = arr.shape

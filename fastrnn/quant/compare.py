@@ -8,6 +8,7 @@ thread count) and max |out - out_fp32| against torch's float32 LSTM. torch and o
 only. Timings mean something only on an otherwise idle machine: the 1-minute load average is printed.
 """
 import argparse
+import importlib.util
 import logging
 import os
 import statistics
@@ -20,46 +21,85 @@ import numpy as np
 CONFIGS = [(1, 200, 512), (1, 100, 128), (64, 100, 512)]   # (B, T, H), LSTM, input size H
 
 
-def contenders(B, T, H, threads, seed=0):
-    """({name: callable returning out}, reference out (T, B, H) of torch's float32 LSTM)."""
-    import onnxruntime as ort
+def contenders(B, T, H, threads, seed=0, mode="LSTM"):
+    """({name: callable returning out}, reference out (T, B, H) of torch's float32 LSTM or GRU)."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic as ort_quantize
 
     import fastrnn
 
     torch.manual_seed(seed)
-    module = torch.nn.LSTM(H, H)
-    wrapper = torch.nn.Sequential()
+    module = getattr(torch.nn, mode)(H, H)
+    x = np.random.default_rng(seed).standard_normal((T, B, H)).astype(np.float32)
+    with torch.no_grad():
+        reference = module(torch.from_numpy(x))[0].numpy()
+    return layer_contenders(getattr(fastrnn, mode).from_torch(module), x, threads, module), reference
+
+
+def layer_contenders(layer, x, threads, module=None):
+    """{name: callable returning out (T, B, D*H)} on x (T, B, I) of a float fastrnn LSTM/GRU `layer` and its int8
+    and bfloat16 twins, and, given `module` (the torch.nn.LSTM/GRU with the same weights), torch's and ONNX
+    Runtime's dynamically quantized models; threads: ONNX Runtime's (0: its default). "ort int8" is left out
+    without onnx and onnxruntime, where the export fails, and where ONNX Runtime's quantizer has no quantized op
+    for the layer (it quantizes LSTM, not GRU)."""
+    import fastrnn
+
+    int8, bf16 = fastrnn.quantize_dynamic(layer, "int8"), fastrnn.quantize_dynamic(layer, "bfloat16")
+    runs = {"fastrnn f32": lambda: layer(x)[0], "fastrnn int8": lambda: int8(x)[0],
+            "fastrnn bf16": lambda: bf16(x)[0]}
+    if module is None:
+        return runs
+    runs["torch int8"] = _torch_quantized_run(module, x)
+    if all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime")):
+        session = _ort_quantized_session(module, x, threads)
+        if session is not None:
+            runs["ort int8"] = lambda: session.run(None, {"x": x})[0]
+    return runs
+
+
+def _torch_quantized_run(module, x):
+    """A callable returning out of torch's quantize_dynamic (qint8) of the module, on x."""
+    import torch
+
+    wrapper = torch.nn.Sequential()        # quantize_dynamic swaps child modules: the layer must be one
     wrapper.add_module("rnn", module)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch_q = torch.ao.quantization.quantize_dynamic(wrapper, {torch.nn.LSTM}, dtype=torch.qint8).rnn
-    x = np.random.default_rng(seed).standard_normal((T, B, H)).astype(np.float32)
+        quantized = torch.ao.quantization.quantize_dynamic(wrapper, {type(module)}, dtype=torch.qint8).rnn
     xt = torch.from_numpy(x)
-    folder = tempfile.mkdtemp()
-    float_path, quant_path = os.path.join(folder, "lstm.onnx"), os.path.join(folder, "lstm_int8.onnx")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (xt,), float_path, input_names=["x"], output_names=["y"], dynamo=False)
-    logging.disable(logging.WARNING)   # ORT's advice to pre-process the model first
-    ort_quantize(float_path, quant_path, weight_type=QuantType.QInt8)
-    logging.disable(logging.NOTSET)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(quant_path, options, providers=["CPUExecutionProvider"])
-    layer = fastrnn.LSTM.from_torch(module)
-    int8, bf16 = fastrnn.quantize_dynamic(layer, "int8"), fastrnn.quantize_dynamic(layer, "bfloat16")
-    with torch.no_grad():
-        reference = module(xt)[0].numpy()
 
-    def torch_run():
+    def run():
         with torch.no_grad():
-            return torch_q(xt)[0].numpy()
+            return quantized(xt)[0].numpy()
+    return run
 
-    runs = {"fastrnn f32": lambda: layer(x)[0], "fastrnn int8": lambda: int8(x)[0], "fastrnn bf16": lambda: bf16(x)[0],
-            "torch int8": torch_run, "ort int8": lambda: session.run(None, {"x": x})[0]}
-    return runs, reference
+
+def _ort_quantized_session(module, x, threads):
+    """An ONNX Runtime session of the module exported to ONNX and dynamically quantized (QInt8 weights), or None
+    where the export fails or the quantized model holds no quantized op."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic as ort_quantize
+
+    with tempfile.TemporaryDirectory() as folder:
+        float_path, quant_path = os.path.join(folder, "rnn.onnx"), os.path.join(folder, "rnn_int8.onnx")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(module, (torch.from_numpy(x),), float_path, input_names=["x"], output_names=["y"],
+                                  dynamo=False)
+        except Exception:   # any exporter failure (unsupported op, missing package) means "n/a"
+            return None
+        logging.disable(logging.WARNING)   # ORT's advice to pre-process the model first
+        try:
+            ort_quantize(float_path, quant_path, weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(logging.NOTSET)
+        if not any("Quant" in node.op_type for node in onnx.load(quant_path).graph.node):
+            return None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        return ort.InferenceSession(quant_path, options, providers=["CPUExecutionProvider"])
 
 
 def main(argv=None):

@@ -2,6 +2,8 @@
 import argparse
 import sys
 
+from . import __version__
+
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -9,6 +11,7 @@ def main(argv=None):
         from .benchmark import main as bench_main
         return bench_main(argv[1:])
     parser = argparse.ArgumentParser(prog="fastrnn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastrnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("bench", help="time fastrnn against naive NumPy, torch and ONNX Runtime "
                                       "(options: fastrnn bench --help)")

@@ -39,7 +39,7 @@ from . import _kernels  # noqa: E402  (needs the library loaded above)
 _kernels.init_threads()
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Set the number of threads fastrnn uses (default: the number of CPUs).
 
     fastrnn splits its large products and the per-step recurrent products of wide layers across its own
@@ -53,11 +53,11 @@ def set_num_threads(n):
     _kernels.set_num_threads(n)
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads fastrnn may use."""
     return _kernels.get_num_threads()
 
 
-def blas_config():
+def blas_config() -> str:
     """The BLAS build string, e.g. 'OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'."""
     return _kernels.blas_config()

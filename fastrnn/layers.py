@@ -15,8 +15,10 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
         h' = (1 - z) n + z h
 """
 import threading
+from typing import Any, Generic, Mapping, Optional, Tuple, Type, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from . import _validation as v
@@ -26,9 +28,12 @@ from ._training import Trainable, take_rows
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 # rng value of the from_* constructors: no random init, every parameter is loaded right after (strict)
 _NO_INIT = object()
+# The state a layer takes and returns: h (L*D, B, P) for RNN and GRU, the pair (h, c) for LSTM
+State = TypeVar("State")
+Layer = TypeVar("Layer", bound="_RecurrentLayer[Any]")
 
 
-class _RecurrentLayer(Module, Trainable):
+class _RecurrentLayer(Module, Trainable, Generic[State]):
     """Shared machinery of RNN, LSTM and GRU; use those classes."""
 
     _mode = None  # "RNN", "LSTM" or "GRU"
@@ -119,7 +124,7 @@ class _RecurrentLayer(Module, Trainable):
 
     # ------------------------------------------------------------------------------------------- parameters
     @classmethod
-    def from_torch(cls, module):
+    def from_torch(cls: Type[Layer], module: Any) -> Layer:
         """A layer with the configuration and weights of a live torch.nn.{RNN, LSTM, GRU} (or its Cell)."""
         torch_name = type(module).__name__
         if torch_name not in (cls._mode, cls._mode + "Cell") or not hasattr(module, "state_dict"):
@@ -141,7 +146,7 @@ class _RecurrentLayer(Module, Trainable):
         return layer
 
     @classmethod
-    def from_state_dict(cls, state_dict, prefix="", **options):
+    def from_state_dict(cls: Type[Layer], state_dict: Mapping[str, Any], prefix: str = "", **options: Any) -> Layer:
         """A layer built from a (whole-model) state dict: sizes, num_layers, bidirectional, bias, proj_size and
         peephole are inferred from the keys and shapes under `prefix` (e.g. "encoder.lstm."); torch cell modules
         (LSTMCell/GRUCell/RNNCell: weight_ih, weight_hh, ...) give a one-layer layer. Options not stored in
@@ -157,7 +162,8 @@ class _RecurrentLayer(Module, Trainable):
         return layer
 
     # -------------------------------------------------------------------------------------------- forward
-    def __call__(self, x, hx=None, lengths=None):
+    def __call__(self, x: npt.ArrayLike, hx: Optional[State] = None,
+                 lengths: Optional[npt.ArrayLike] = None) -> Tuple[np.ndarray, State]:
         """Run the whole sequence. See the class docstring for shapes; returns (out, state)."""
         x, unbatched = v.as_input(x, self.dtype, self.input_size, self.batch_first)
         T, B, _ = x.shape
@@ -236,7 +242,7 @@ class _RecurrentLayer(Module, Trainable):
         return out, (h if c is None else (h, c))
 
     # ------------------------------------------------------------------------------------------ streaming
-    def step(self, x_t, state=None):
+    def step(self, x_t: npt.ArrayLike, state: Optional[State] = None) -> Tuple[np.ndarray, State]:
         """One time step: x_t (B, I) -> (y_t (B, P), state), state as the call's (h (L, B, P), c (L, B, H)).
 
         Continues exactly where `state` left off (chunked == whole). Unidirectional layers only. The returned
@@ -302,7 +308,7 @@ class _RecurrentLayer(Module, Trainable):
                 ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
 
 
-class RNN(_RecurrentLayer):
+class RNN(_RecurrentLayer[np.ndarray]):
     """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh) with act = tanh or relu (torch.nn.RNN).
 
     x (T, B, I), or (B, T, I) with batch_first; hx h0 (L*D, B, H) or None.
@@ -321,7 +327,7 @@ class RNN(_RecurrentLayer):
         return super()._repr_options() + [("nonlinearity", "tanh")]
 
 
-class LSTM(_RecurrentLayer):
+class LSTM(_RecurrentLayer[Tuple[np.ndarray, np.ndarray]]):
     """LSTM (torch.nn.LSTM), with optional projection (proj_size) and diagonal peepholes (peephole=True).
 
     Gate rows [i, f, g, o]; see the module docstring for the formulas. x (T, B, I), or (B, T, I) with
@@ -351,7 +357,7 @@ class LSTM(_RecurrentLayer):
         return layer
 
 
-class GRU(_RecurrentLayer):
+class GRU(_RecurrentLayer[np.ndarray]):
     """GRU (torch.nn.GRU with linear_before_reset=True; Cho et al.'s reset-before formula with False).
 
     Gate rows [r, z, n]; h' = (1 - z) n + z h. Shapes as RNN.

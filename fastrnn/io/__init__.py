@@ -14,12 +14,23 @@ sniffing, load/save); tree (nested checkpoints, array conversion); atomic (write
 convert).
 Importing this package is cheap: the readers are imported on first use. torch is never imported.
 """
+import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
 from .errors import FormatError, UnsafeFileError
+
+PathLike = Union[str, "os.PathLike[str]"]
+# What load returns: {name: array} (safetensors, .npz), an array (.npy), or the object a torch.save file holds
+# with every tensor as an array: usually a state dict (an OrderedDict), else containers, numbers, strings or None.
+# Narrow it before use, e.g. `assert isinstance(sd, dict)`.
+Loaded = Union[Dict[Any, Any], np.ndarray, List[Any], Tuple[Any, ...], str, bytes, int, float, None]
 
 __all__ = ["load", "save", "find_recurrent_layers", "FormatError", "UnsafeFileError"]
 
 
-def load(path, mmap=True):
+def load(path: PathLike, mmap: bool = True) -> Loaded:
     """The tensors of a weights file as NumPy arrays, in the structure the file holds. Recognised by content.
 
     - torch.save files, zip (torch >= 1.6) or legacy format — read without torch, and nothing in the file can
@@ -37,7 +48,7 @@ def load(path, mmap=True):
     return _load(path, mmap=mmap)
 
 
-def save(path, tensors, metadata=None):
+def save(path: PathLike, tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> None:
     """Write arrays to `path`: safetensors (any extension but ".npz"), or an uncompressed .npz.
 
     tensors: {name: array} of NumPy arrays or torch tensors (bfloat16 saved as float32); nested mappings are
@@ -48,7 +59,7 @@ def save(path, tensors, metadata=None):
     return _save(path, tensors, metadata=metadata)
 
 
-def find_recurrent_layers(state_dict):
+def find_recurrent_layers(state_dict: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """Every RNN / LSTM / GRU (or torch cell module) in a state dict, nested checkpoints flattened with ".".
 
     Returns [{"prefix": "encoder.lstm.", "mode": "LSTM", "config": {input_size, hidden_size, num_layers, bias,

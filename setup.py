@@ -1,4 +1,5 @@
-"""Build of the compiled part: csrc/ point-wise kernels + the Cython time loops, linked to scipy-openblas32.
+"""Build of the compiled part: csrc/ (time loops, cells, product kernels, pool) + the Cython bindings, linked to
+scipy-openblas32.
 
 Environment switches (all off by default; the default is the stripped -O3 release build):
   FASTRNN_DEBUG=1           -O0 -g, NDEBUG undefined, Cython bounds/wraparound/initialised checks on
@@ -60,8 +61,10 @@ class BuildExt(build_ext):
 
 kernels = Extension(
     "fastrnn._kernels",
-    sources=["fastrnn/_kernels.pyx", "csrc/cells.c", "csrc/finite.c", "csrc/pool.c"],
-    depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi"],
+    sources=["fastrnn/_kernels.pyx", "csrc/kernels.c", "csrc/plan.c", "csrc/fingerprint.c", "csrc/finite.c",
+             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c"],
+    depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi",
+                                                      "fastrnn/_gemm.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

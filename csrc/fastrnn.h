@@ -1,133 +1,158 @@
-/* fastrnn C kernels: fused point-wise cell math, forward and backward, float32 (_f32) and float64 (_f64).
+/* fastrnn C kernels: the time loops of one layer and one direction, forward and backward, the cells' maths, the
+ * product kernels and the worker pool. Entry points come in float32 (_f32) and float64 (_f64) from one template
+ * (kernels.c).
  *
- * Letters: B rows in the batch (the active prefix of it), H hidden size.
- * All arrays are row-major and dense (leading dimension = row length) unless an ld argument says otherwise.
- * Kernels trust their preconditions (the Cython layer validates): pointers non-NULL unless marked "or NULL",
- * buffers of the stated shapes, no aliasing between arguments. They never allocate and never fail.
+ * Letters: T steps, B batch (rows active at a step: the prefix bs), I input size, H hidden size, P size of h
+ * (proj_size or H), G gate rows (H, 4H, 3H). All arrays are row-major and dense unless an ld argument says
+ * otherwise. Everything trusts its preconditions (the Python layer validates): pointers non-NULL unless marked
+ * "or NULL", buffers of the stated shapes, no aliasing between arguments. Nothing here allocates or fails.
  * Gate orders are torch's: LSTM [i, f, g, o], GRU [r, z, n].
- * Every function is compiled three times (x86-64-v4 = AVX-512, v3 = AVX2+FMA, baseline) and the loader picks
- * the best for the running CPU (GCC target_clones), so wheels run on any x86-64.
+ * SIMD: functions marked FR_SIMD are compiled for x86-64-v4 (AVX-512), v3 (AVX2+FMA) and baseline, and the
+ * loader picks the best for the running CPU (GCC/clang target_clones), so builds run on any x86-64.
  */
 #ifndef FASTRNN_H
 #define FASTRNN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(FASTRNN_NO_CLONES)
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(FASTRNN_NO_CLONES)
 #define FR_SIMD __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FR_SIMD
 #endif
 
-#define FR_DECLARE_CELLS(REAL, SFX)                                                                              \
-    /* RNN. gates [B,H] INOUT: pre-activation in, act(.) out; h [B,H] OUT: h' = act(pre) */                     \
-    void fr_rnn_pointwise_forward_##SFX(REAL *gates, REAL *h, ptrdiff_t B, ptrdiff_t H, int relu);              \
-    /* gates [B,H] IN activations; dh [B,H] INOUT: dL/dh' in, dL/dpre out (overwritten) */                      \
-    void fr_rnn_pointwise_backward_##SFX(const REAL *gates, REAL *dh, ptrdiff_t B, ptrdiff_t H, int relu);     \
-                                                                                                                 \
-    /* LSTM. gates [B,4H] INOUT: pre-activations in, activations out; c [B,H] INOUT: c -> c';                   \
-       peep [3,H] IN rows [i,f,o] (zeros: plain LSTM); r [B,H] OUT: o * tanh(c') (= h' unless projected) */      \
-    void fr_lstm_pointwise_forward_##SFX(REAL *gates, REAL *c, const REAL *peep, REAL *r,                       \
-                                         ptrdiff_t B, ptrdiff_t H);                                              \
-    /* gates [B,4H] IN activations of the step; c_prev [B,H] IN; peep [3,H] IN;                           \
-       dr [B,H] IN dL/dr; dc [B,H] INOUT: dL/dc' in, dL/dc_prev out; dgates [B,4H] OUT dL/d(pre-activations);    \
-       dpeep [3,H] INOUT (+=) or NULL */                                                                         \
-    void fr_lstm_pointwise_backward_##SFX(const REAL *gates, const REAL *c_prev, const REAL *peep,              \
-                                          const REAL *dr, REAL *dc, REAL *dgates,              \
-                                          REAL *dpeep, ptrdiff_t B, ptrdiff_t H);                                \
-                                                                                                                 \
-    /* GRU, linear before reset (torch). gates [B,3H] INOUT: input part of pre-activations in (x-projection,     \
-       b_ih, and b_hh for r and z), activations [r,z,n] out; hh [B,3H] IN: W_hh h without bias;                  \
-       b_hn [H] IN (zeros without bias); hn [B,H] OUT: W_hn h + b_hn (kept for backward);                      \
-       h [B,H] INOUT: h -> h' */                                                                                 \
-    void fr_gru_pointwise_forward_##SFX(REAL *gates, const REAL *hh, const REAL *b_hn, REAL *hn, REAL *h,       \
-                                        ptrdiff_t B, ptrdiff_t H);                                               \
-    /* gates [B,3H] IN activations; hn [B,H] IN; h_prev [B,H] IN; dh [B,H] INOUT: dL/dh' in, the direct part    \
-       (z * dh') of dL/dh_prev out; dgates [B,3H] OUT dL/d(input-part pre-activations);                          \
-       dhh [B,3H] OUT dL/d(W_hh h + b_hh) */                                                                     \
-    void fr_gru_pointwise_backward_##SFX(const REAL *gates, const REAL *hn, const REAL *h_prev, REAL *dh,       \
-                                         REAL *dgates, REAL *dhh, ptrdiff_t B, ptrdiff_t H);                     \
-                                                                                                                 \
-    /* GRU, reset before the matmul (Cho et al.). Stage 1: gates [B,3H] INOUT: columns [r,z] pre-activations     \
-       in (all terms), sigmoids out; h [B,H] IN; rh [B,H] OUT: r * h (the input of the second matmul) */         \
-    void fr_gru_rb_pointwise_reset_##SFX(REAL *gates, const REAL *h, REAL *rh, ptrdiff_t B, ptrdiff_t H);       \
-    /* Stage 2: gates [B,3H] INOUT: column n pre-activation in (all terms), tanh out; h [B,H] INOUT: h -> h' */ \
-    void fr_gru_rb_pointwise_forward_##SFX(REAL *gates, REAL *h, ptrdiff_t B, ptrdiff_t H);                     \
-    /* gates [B,3H] IN activations; h_prev [B,H] IN; dh [B,H] INOUT: dL/dh' in, direct part z*dh' out;           \
-       dgates [B,3H] OUT: columns z and n = dL/d(pre-activation); column r is left for _backward_r */            \
-    void fr_gru_rb_pointwise_backward_zn_##SFX(const REAL *gates, const REAL *h_prev, REAL *dh, REAL *dgates,   \
-                                               ptrdiff_t B, ptrdiff_t H);                                        \
-    /* After drh = dL/d(r*h) = dgates_n W_hn: gates, h_prev, drh [B,H] IN; dh [B,H] INOUT (+= r * drh);          \
-       dgates [B,3H] column r OUT */                                                                             \
-    void fr_gru_rb_pointwise_backward_r_##SFX(const REAL *gates, const REAL *h_prev, const REAL *drh,           \
-                                              REAL *dh, REAL *dgates, ptrdiff_t B, ptrdiff_t H);
+/* ------------------------------------------------------------------------------------------------- cells */
+enum { FR_RNN_TANH = 0, FR_RNN_RELU = 1, FR_LSTM = 2, FR_GRU = 3, FR_GRU_RB = 4 };
 
-FR_DECLARE_CELLS(float, f32)
-FR_DECLARE_CELLS(double, f64)
+/* The weights of one layer and one direction, in torch's layout, typed by the entry point's suffix. */
+typedef struct {
+    int mode;                 /* FR_RNN_TANH ... FR_GRU_RB */
+    ptrdiff_t n_in, H, P, G;  /* input size I (complex.h defines I), hidden size, size of h, gate rows */
+    const void *w_ih;         /* [G, I] */
+    const void *w_hh;         /* [G, P] */
+    const void *b_ih, *b_hh;  /* [G] each, or both NULL (no bias) */
+    const void *w_hr;         /* [P, H] LSTM projection, or NULL */
+    const void *peep;         /* [3, H] LSTM peepholes rows [i, f, o] (zeros for a plain LSTM); unused otherwise */
+    const void *b_hn;         /* [H] GRU's n bias inside r * (.): b_hh[2H:], or zeros without bias */
+} fr_cell;
 
-#undef FR_DECLARE_CELLS
+/* Packed copies of a cell's recurrent weights (fused_step.inc, packed_gemm.inc), NULL where not built. Forward: `hh` holds W_hh in
+ * gate-interleaved panels for the fused step (fr_fused_*), except for the reset-before GRU, whose `hh` (rows
+ * [0, 2H)) and `hn` (rows [2H, 3H)) are plain panels (fr_packed_*); `hr` is W_hr in plain panels.
+ * Backward: the same matrices transposed, in plain panels. */
+typedef struct {
+    const void *hh, *hn, *hr;
+} fr_packed;
 
-/* The recurrent product with W packed once per call (packed_gemm.inc): W [N, K] (element [n][k] at
- * W[n stride_n + k stride_k]: K, 1 for torch's layout) -> Wp [fr_packed_size(N, K)] by fr_pack_weights; then
- * C [M, N] (row stride ldc) = A [M, K] (row stride lda) W^T, or C += that when accumulate != 0, for the column
- * panels [panel_begin, panel_end) of [0, fr_packed_panels(N)) (so threads can split the panels). */
-#define FR_DECLARE_PACKED(REAL, SFX)                                                                             \
+/* What backward needs of one layer and direction beyond the gate activations, all [T, B, .], row t filled for
+ * the rows active at step t; NULL where the mode does not use it. */
+typedef struct {
+    void *h_prev;   /* [T, B, P] h before each step */
+    void *c_prev;   /* [T, B, H] LSTM: c before each step */
+    void *hn;       /* [T, B, H] GRU (linear before reset): W_hn h + b_hn */
+    void *r;        /* [T, B, H] LSTM with projection: o tanh(c'), the input of W_hr */
+} fr_tape;
+
+/* Parameter gradients of one layer and direction, accumulated (+=); NULL where the cell has no such parameter. */
+typedef struct {
+    void *w_ih, *w_hh, *b_ih, *b_hh, *w_hr, *peep;
+} fr_grads;
+
+/* ------------------------------------------------------------------------------------------------- plans */
+/* The per-step recurrent product: straight from torch's layout (small_gemm.inc, no packing: streaming steps and
+ * short calls), from packed panels (the fused step of fused_step.inc, or packed_gemm.inc), or by BLAS. */
+enum { FR_PRODUCT_DIRECT = 0, FR_PRODUCT_PACKED = 1, FR_PRODUCT_BLAS = 2 };
+
+typedef struct {
+    int product;         /* FR_PRODUCT_* of the per-step products */
+    int threads;         /* threads per step */
+    ptrdiff_t chunk;     /* steps whose input projection is computed at once (T for training) */
+} fr_plan;
+
+/* plan.c: the one place that chooses kernels and thread counts, from a cost estimate.
+ * elem: sizeof(REAL); training: the call keeps a tape. */
+fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem);
+fr_plan fr_plan_backward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem);
+fr_plan fr_plan_step(const fr_cell *cell, ptrdiff_t B, int elem);
+/* Elements of REAL the forward loop needs as workspace for this plan (gates of a chunk unless training,
+ * double-buffered h, the products of a step). */
+ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B, int training);
+/* Elements of REAL the backward loop needs beyond its [T, B, .] gradient buffers. */
+ptrdiff_t fr_backward_workspace(const fr_cell *cell, ptrdiff_t B);
+/* 0 when a step of `flops` should not wake workers that have fallen asleep (a paced caller), else 1. */
+int fr_plan_wake_pays(double flops);
+/* Threads for a large BLAS product of `flops`; for fr_small_gemm_nt's product of these sizes. */
+int fr_plan_gemm_threads(double flops);
+int fr_plan_small_gemm_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int elem);
+
+/* ------------------------------------------------------------------------------------------ entry points */
+#define FR_DECLARE_LOOPS(REAL, SFX)                                                                              \
+    /* One layer and one direction over the sequence (loop.inc).                                              \
+       x [T, B, I] IN; h [B, P], c [B, H] (LSTM, else NULL) INOUT: initial state in, final state out;         \
+       batch_sizes [T] IN: rows active per step (a prefix); reverse: run t = T-1 ... 0;                        \
+       out [T, B, ldo] OUT: h' of the active rows at each step (others untouched);                            \
+       gates [T, B, G] OUT gate activations when training (tape != NULL), else NULL;                           \
+       work [fr_forward_workspace] scratch. pk: packed weights the plan needs (FR_PRODUCT_PACKED). */            \
+    void fr_forward_##SFX(const fr_cell *cell, const fr_packed *pk, const fr_plan *plan, const REAL *x,         \
+                          ptrdiff_t T, ptrdiff_t B, REAL *h, REAL *c, const ptrdiff_t *batch_sizes, int reverse,  \
+                          REAL *out, ptrdiff_t ldo, REAL *gates, const fr_tape *tape, REAL *work);              \
+    /* Backward of fr_forward (same cell, x, batch_sizes, reverse; gates and tape as it filled them).         \
+       d_out [T, B, ldo] IN dL/d(this direction's outputs); dh [B, P], dc [B, H] or NULL INOUT: dL/d(final   \
+       state) in, dL/d(initial state) out; dx [T, B, I] INOUT +=; g: parameter gradients +=;                  \
+       dgates [T, B, G], dhh [T, B, G] (GRU, else NULL), dhs [T, B, P] (projection, else NULL) zeroed scratch; \
+       rh [T, B, H] (reset-before GRU, else NULL) scratch; work [fr_backward_workspace] scratch.               \
+       pk: transposed packed weights (FR_PRODUCT_PACKED) or NULL (BLAS). */                                     \
+    void fr_backward_##SFX(const fr_cell *cell, const fr_packed *pk, const fr_plan *plan, const REAL *gates,    \
+                           const fr_tape *tape, const REAL *x, ptrdiff_t T, ptrdiff_t B, const REAL *d_out,     \
+                           ptrdiff_t ldo, REAL *dh, REAL *dc, const ptrdiff_t *batch_sizes, int reverse,        \
+                           REAL *dx, const fr_grads *g, REAL *dgates, REAL *dhh, REAL *dhs, REAL *rh,            \
+                           REAL *work);                                                                          \
+    /* One step of a stack of L unidirectional cells (streaming): x [B, I] IN; h [L, B, P], c [L, B, H] or     \
+       NULL INOUT; work [fr_forward_workspace of the widest cell for plan] scratch. */                          \
+    void fr_step_stack_##SFX(const fr_cell *cells, ptrdiff_t L, const fr_plan *plan, const REAL *x, ptrdiff_t B, \
+                             REAL *h, REAL *c, REAL *work);                                                     \
+                                                                                                                 \
+    /* Packing: W_hh [ng H, K] in the fused step's panels (fused_step.inc), any matrix in plain panels         \
+       (packed_gemm.inc). Sizes in elements. */                                                                 \
+    ptrdiff_t fr_fused_size_##SFX(int mode, ptrdiff_t H, ptrdiff_t K);                                          \
+    void fr_pack_fused_##SFX(int mode, const REAL *W, ptrdiff_t H, ptrdiff_t K, REAL *Wp);                     \
     ptrdiff_t fr_packed_size_##SFX(ptrdiff_t N, ptrdiff_t K);                                                    \
-    ptrdiff_t fr_packed_panels_##SFX(ptrdiff_t N);                                                               \
+    /* W [N, K] with element [n][k] at W[n stride_n + k stride_k] (torch's layout: K, 1; transposed: 1, N). */ \
     void fr_pack_weights_##SFX(const REAL *W, ptrdiff_t N, ptrdiff_t K, ptrdiff_t stride_n, ptrdiff_t stride_k, \
-                                REAL *Wp);                                                                   \
+                               REAL *Wp);                                                                        \
+    /* C [M, N] (row stride ldc) (+)= A [M, K] (row stride lda) W^T from fr_pack_weights' panels. */            \
     void fr_packed_gemm_nt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,            \
-                                 const REAL *Wp, int accumulate, REAL *C, ptrdiff_t ldc, ptrdiff_t panel_begin,   \
-                                 ptrdiff_t panel_end);
+                                 const REAL *Wp, int accumulate, REAL *C, ptrdiff_t ldc, int threads);          \
+    /* C [M, N] (row stride ldc) (+)= A W^T, W [N, K] in torch's layout (row stride ldw): for M up to about 8;  \
+       threads <= 0: as many as pay (fr_max_threads from 2 MiB of work). */                                     \
+    void fr_small_gemm_nt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,             \
+                                const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc,            \
+                                int threads);                                                                    \
+    /* Row-major C [M, N] = op(A) op(Bm) + beta C by BLAS, split across the pool when large (parallel_gemm.inc) */ \
+    void fr_gemm_##SFX(int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A,          \
+                       ptrdiff_t lda, const REAL *Bm, ptrdiff_t ldb, REAL beta, REAL *C, ptrdiff_t ldc);         \
+    /* 1 when all n values of x are finite (no NaN, no infinity), else 0 (finite.c). */                         \
+    int fr_all_finite_##SFX(const REAL *x, ptrdiff_t n);
 
-FR_DECLARE_PACKED(float, f32)
-FR_DECLARE_PACKED(double, f64)
+FR_DECLARE_LOOPS(float, f32)
+FR_DECLARE_LOOPS(double, f64)
 
-#undef FR_DECLARE_PACKED
+#undef FR_DECLARE_LOOPS
 
-/* The worker pool (pool.c): fr_parallel_run calls fn(ctx, i, n) once for every part i in [0, n), on the caller
- * and idle workers (n is capped by fr_set_max_threads, default the online CPUs), and returns when all are done;
- * when the pool is busy with another call, the caller runs all parts itself. */
+/* A 64-bit fingerprint of `bytes` bytes (fingerprint.c): packed weights remember the fingerprint of the matrix they
+ * were packed from, and each call that uses them compares it with the matrix's current one. */
+uint64_t fr_fingerprint(const void *data, ptrdiff_t bytes);
+
+/* ---------------------------------------------------------------------------------------------- the pool */
+/* fr_parallel_run calls fn(ctx, i, n) once for every part i in [0, n), on the caller and idle workers (n is
+ * capped by fr_set_max_threads, default the online CPUs), and returns when all are done; when the pool is busy
+ * with another call, the caller runs all parts itself. fr_pool_asleep: 1 when the workers have gone to sleep
+ * (the last hand-off is longer ago than their spin), so waking them costs a system call each. */
 typedef void (*fr_task_fn)(void *ctx, int index, int count);
 void fr_parallel_run(int n, fr_task_fn fn, void *ctx);
 void fr_set_max_threads(int n);
 int fr_max_threads(void);
-
-/* Products split across the pool (parallel_gemm.inc), for the time loops:
- * fr_gemm: row-major C [M, N] = op(A) op(Bm) + beta C (op = transpose when trans_*), BLAS per part;
- * fr_packed_gemm_nt_parallel: fr_packed_gemm_nt over all panels, the panels split across threads. */
-#define FR_DECLARE_PARALLEL(REAL, SFX)                                                                           \
-    void fr_gemm_##SFX(int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A,          \
-                       ptrdiff_t lda, const REAL *Bm, ptrdiff_t ldb, REAL beta, REAL *C, ptrdiff_t ldc);         \
-    void fr_packed_gemm_nt_parallel_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,  \
-                                          const REAL *Wp, int accumulate, REAL *C, ptrdiff_t ldc);
-
-FR_DECLARE_PARALLEL(float, f32)
-FR_DECLARE_PARALLEL(double, f64)
-
-#undef FR_DECLARE_PARALLEL
-
-/* The per-step recurrent product for small batches straight from torch's layout, W not packed (small_gemm.inc):
- * C [M, N] (row stride ldc) = A [M, K] (row stride lda) W [N, K]^T (row stride ldw), or C += that when
- * accumulate != 0. A, W IN; C OUT (INOUT when accumulating), not overlapping A or W. Made for M up to about 8.
- * _mt splits N across up to nthreads threads of the pool (capped by fr_set_max_threads); _auto, for the time
- * loops, uses all of them from N K max(M, 2) sizeof(REAL) >= 2 MiB (f32 M <= 2: W from 1 MiB), else one. */
-#define FR_DECLARE_SMALL_GEMM(REAL, SFX)                                                                         \
-    void fr_small_gemm_nt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,             \
-                                const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc);           \
-    void fr_small_gemm_nt_mt_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,          \
-                                   const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc,         \
-                                   int nthreads);                                                                \
-    void fr_small_gemm_nt_auto_##SFX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A, ptrdiff_t lda,        \
-                                     const REAL *W, ptrdiff_t ldw, int accumulate, REAL *C, ptrdiff_t ldc);
-
-FR_DECLARE_SMALL_GEMM(float, f32)
-FR_DECLARE_SMALL_GEMM(double, f64)
-
-#undef FR_DECLARE_SMALL_GEMM
-
-/* 1 when all n values of x [n] are finite (no NaN, no infinity), else 0. */
-int fr_all_finite_f32(const float *x, ptrdiff_t n);
-int fr_all_finite_f64(const double *x, ptrdiff_t n);
+int fr_pool_asleep(void);
 
 #endif

@@ -5,9 +5,11 @@
 
 #include "fastrnn.h"
 
-/* An IEEE value is non-finite when all its exponent bits are set. */
+/* An IEEE value is non-finite when all its exponent bits are set. The SIMD clones are static and called through
+ * a plain function: clang before 16 does not export a target_clones function under its own name. */
 #define FR_DEFINE_ALL_FINITE(REAL, UINT, EXP_MASK, SFX)                                                         \
-    FR_SIMD int fr_all_finite_##SFX(const REAL *x, ptrdiff_t n)                                                 \
+    int fr_all_finite_##SFX(const REAL *x, ptrdiff_t n);                                                        \
+    FR_SIMD static int all_finite_##SFX(const REAL *x, ptrdiff_t n)                                             \
     {                                                                                                           \
         UINT bad = 0;                                                                                           \
         for (ptrdiff_t k = 0; k < n; k++) {                                                                     \
@@ -16,7 +18,8 @@
             bad |= (UINT)((bits & EXP_MASK) == EXP_MASK);                                                       \
         }                                                                                                       \
         return bad == 0;                                                                                        \
-    }
+    }                                                                                                           \
+    int fr_all_finite_##SFX(const REAL *x, ptrdiff_t n) { return all_finite_##SFX(x, n); }
 
 FR_DEFINE_ALL_FINITE(float, uint32_t, 0x7f800000u, f32)
 FR_DEFINE_ALL_FINITE(double, uint64_t, 0x7ff0000000000000ull, f64)

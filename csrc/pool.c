@@ -124,6 +124,11 @@ void fr_set_max_threads(int n)
     pool.max_threads = n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : n;
 }
 
+int fr_pool_asleep(void)
+{
+    return pool.workers == 0 || pool.pid != getpid() || atomic_load(&pool.sleepers) > 0;
+}
+
 static void before_fork(void)
 {
     pthread_mutex_lock(&pool.owner);

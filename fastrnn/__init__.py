@@ -4,13 +4,16 @@ Public names only; see README.md for the formulas and DESIGN notes.
 """
 from ._blas import set_num_threads, get_num_threads
 from .layers import RNN, LSTM, GRU
-from .io import load, save, find_recurrent_layers, FormatError, UnsafeFileError
+from .io import load, save, find_recurrent_layers, from_onnx, FormatError, UnsafeFileError
+from . import nn
+from .nn import LSTMCell, GRUCell, RNNCell
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RNN", "LSTM", "GRU",
-    "load", "save", "find_recurrent_layers", "FormatError", "UnsafeFileError",
+    "LSTMCell", "GRUCell", "RNNCell", "nn",
+    "load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError",
     "set_num_threads", "get_num_threads",
     "__version__",
 ]

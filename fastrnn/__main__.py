@@ -1,4 +1,4 @@
-"""Command line: `python -m fastrnn bench | inspect FILE | convert FILE OUT` (also installed as `fastrnn`)."""
+"""Command line: `python -m fastrnn demo | bench | inspect FILE | convert FILE OUT` (also installed as `fastrnn`)."""
 import argparse
 import sys
 
@@ -10,9 +10,14 @@ def main(argv=None):
     if argv[:1] == ["bench"]:   # its options go to the benchmark's own parser, untouched
         from .benchmark import main as bench_main
         return bench_main(argv[1:])
+    if argv[:1] == ["demo"]:    # likewise for the demo's options
+        from .demo import main as demo_main
+        return demo_main(argv[1:])
     parser = argparse.ArgumentParser(prog="fastrnn", description=__doc__)
     parser.add_argument("--version", action="version", version=f"fastrnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="generate text with a shipped character LM and time fastrnn against naive "
+                                     "NumPy, torch and ONNX Runtime (options: fastrnn demo --help)")
     commands.add_parser("bench", help="time fastrnn against naive NumPy, torch and ONNX Runtime "
                                       "(options: fastrnn bench --help)")
     inspect = commands.add_parser("inspect", help="list the tensors and recurrent layers of a weights file")

@@ -6,6 +6,7 @@ wherever pip put scipy_openblas32 (the extension's rpath covers the normal site-
 import ctypes
 import importlib.util
 import os
+import warnings
 
 
 def _load_openblas():
@@ -38,9 +39,50 @@ from . import _kernels  # noqa: E402  (needs the library loaded above)
 
 _kernels.init_threads()
 
+THREAD_VARIABLES = ("FASTRNN_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def default_num_threads(environ=os.environ):
+    """The thread count fastrnn starts with: the first of FASTRNN_NUM_THREADS and OMP_NUM_THREADS that is set,
+    else the CPUs this process may run on (its affinity mask, capped by a cgroup CPU quota where readable).
+
+    A Dask or multiprocessing worker started with OMP_NUM_THREADS=1 or pinned to one core therefore runs
+    fastrnn on one thread. A variable set to anything but a positive integer is skipped with a warning.
+    """
+    for name in THREAD_VARIABLES:
+        text = environ.get(name, "").strip()
+        if text:
+            # OpenMP allows a list ("4,2") for nested levels; the first entry is the outer level's count
+            first = text.split(",")[0].strip()
+            if first.isdigit() and int(first) >= 1:
+                return int(first)
+            warnings.warn(f"fastrnn ignores {name}={text!r}: expected a positive integer", RuntimeWarning,
+                          stacklevel=2)
+    return _cpu_quota(_affinity_cpus())
+
+
+def _affinity_cpus():
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):   # platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
+def _cpu_quota(cpus, path="/sys/fs/cgroup/cpu.max"):
+    """cpus capped by the cgroup v2 CPU quota ("quota period", or "max period" for none) when readable."""
+    try:
+        with open(path) as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max" and int(period) > 0:
+            return max(1, min(cpus, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads fastrnn uses (default: the number of CPUs).
+    """Set the number of threads fastrnn uses (it overrides FASTRNN_NUM_THREADS, OMP_NUM_THREADS and the CPU
+    affinity, which give the default).
 
     fastrnn splits its large products and the per-step recurrent products of wide layers across its own
     worker pool; OpenBLAS runs single-threaded inside it. set_num_threads(1) keeps everything on the caller's
@@ -61,3 +103,6 @@ def get_num_threads() -> int:
 def blas_config() -> str:
     """The BLAS build string, e.g. 'OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'."""
     return _kernels.blas_config()
+
+
+_kernels.set_num_threads(default_num_threads())

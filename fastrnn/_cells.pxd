@@ -1,88 +1,106 @@
-# Declarations of csrc/fastrnn.h (point-wise cell kernels) and of the CBLAS calls the time loops use.
-# Shapes and contracts are documented in csrc/fastrnn.h.
+# Declarations of csrc/fastrnn.h (the C time loops, plans, packing and product kernels) and of the CBLAS calls
+# the bindings use. Shapes and contracts are documented in csrc/fastrnn.h.
+from libc.stdint cimport uint64_t
 
 cdef extern from "fastrnn.h" nogil:
-    void fr_rnn_pointwise_forward_f32(float *gates, float *h, Py_ssize_t B, Py_ssize_t H, int relu)
-    void fr_rnn_pointwise_forward_f64(double *gates, double *h, Py_ssize_t B, Py_ssize_t H, int relu)
-    void fr_rnn_pointwise_backward_f32(const float *gates, float *dh, Py_ssize_t B, Py_ssize_t H, int relu)
-    void fr_rnn_pointwise_backward_f64(const double *gates, double *dh, Py_ssize_t B, Py_ssize_t H, int relu)
+    enum:
+        FR_RNN_TANH
+        FR_RNN_RELU
+        FR_LSTM
+        FR_GRU
+        FR_GRU_RB
+    enum:
+        FR_PRODUCT_DIRECT
+        FR_PRODUCT_PACKED
+        FR_PRODUCT_BLAS
 
-    void fr_lstm_pointwise_forward_f32(float *gates, float *c, const float *peep, float *r,
-                                       Py_ssize_t B, Py_ssize_t H)
-    void fr_lstm_pointwise_forward_f64(double *gates, double *c, const double *peep, double *r,
-                                       Py_ssize_t B, Py_ssize_t H)
-    void fr_lstm_pointwise_backward_f32(const float *gates, const float *c_prev, const float *peep,
-                                        const float *dr, float *dc, float *dgates,
-                                        float *dpeep, Py_ssize_t B, Py_ssize_t H)
-    void fr_lstm_pointwise_backward_f64(const double *gates, const double *c_prev, const double *peep,
-                                        const double *dr, double *dc, double *dgates,
-                                        double *dpeep, Py_ssize_t B, Py_ssize_t H)
+    ctypedef struct fr_cell:
+        int mode
+        Py_ssize_t n_in, H, P, G
+        const void *w_ih
+        const void *w_hh
+        const void *b_ih
+        const void *b_hh
+        const void *w_hr
+        const void *peep
+        const void *b_hn
 
-    void fr_gru_pointwise_forward_f32(float *gates, const float *hh, const float *b_hn, float *hn, float *h,
-                                      Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_pointwise_forward_f64(double *gates, const double *hh, const double *b_hn, double *hn,
-                                      double *h, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_pointwise_backward_f32(const float *gates, const float *hn, const float *h_prev, float *dh,
-                                       float *dgates, float *dhh, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_pointwise_backward_f64(const double *gates, const double *hn, const double *h_prev,
-                                       double *dh, double *dgates, double *dhh, Py_ssize_t B, Py_ssize_t H)
+    ctypedef struct fr_packed:
+        const void *hh
+        const void *hn
+        const void *hr
 
-    void fr_gru_rb_pointwise_reset_f32(float *gates, const float *h, float *rh, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_rb_pointwise_reset_f64(double *gates, const double *h, double *rh, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_rb_pointwise_forward_f32(float *gates, float *h, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_rb_pointwise_forward_f64(double *gates, double *h, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_rb_pointwise_backward_zn_f32(const float *gates, const float *h_prev, float *dh,
-                                             float *dgates, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_rb_pointwise_backward_zn_f64(const double *gates, const double *h_prev, double *dh,
-                                             double *dgates, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_rb_pointwise_backward_r_f32(const float *gates, const float *h_prev, const float *drh,
-                                            float *dh, float *dgates, Py_ssize_t B, Py_ssize_t H)
-    void fr_gru_rb_pointwise_backward_r_f64(const double *gates, const double *h_prev, const double *drh,
-                                            double *dh, double *dgates, Py_ssize_t B, Py_ssize_t H)
+    ctypedef struct fr_tape:
+        void *h_prev
+        void *c_prev
+        void *hn
+        void *r
 
+    ctypedef struct fr_grads:
+        void *w_ih
+        void *w_hh
+        void *b_ih
+        void *b_hh
+        void *w_hr
+        void *peep
+
+    ctypedef struct fr_plan:
+        int product
+        int threads
+        Py_ssize_t chunk
+
+    fr_plan fr_plan_forward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int training, int elem)
+    fr_plan fr_plan_backward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int elem)
+    fr_plan fr_plan_step(const fr_cell *cell, Py_ssize_t B, int elem)
+    Py_ssize_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, Py_ssize_t B, int training)
+    Py_ssize_t fr_backward_workspace(const fr_cell *cell, Py_ssize_t B)
+
+    void fr_forward_f32(const fr_cell *cell, const fr_packed *pk, const fr_plan *plan, const float *x,
+                        Py_ssize_t T, Py_ssize_t B, float *h, float *c, const Py_ssize_t *batch_sizes, int reverse,
+                        float *out, Py_ssize_t ldo, float *gates, const fr_tape *tape, float *work)
+    void fr_forward_f64(const fr_cell *cell, const fr_packed *pk, const fr_plan *plan, const double *x,
+                        Py_ssize_t T, Py_ssize_t B, double *h, double *c, const Py_ssize_t *batch_sizes,
+                        int reverse, double *out, Py_ssize_t ldo, double *gates, const fr_tape *tape, double *work)
+    void fr_backward_f32(const fr_cell *cell, const fr_packed *pk, const fr_plan *plan, const float *gates,
+                         const fr_tape *tape, const float *x, Py_ssize_t T, Py_ssize_t B, const float *d_out,
+                         Py_ssize_t ldo, float *dh, float *dc, const Py_ssize_t *batch_sizes, int reverse,
+                         float *dx, const fr_grads *g, float *dgates, float *dhh, float *dhs, float *rh,
+                         float *work)
+    void fr_backward_f64(const fr_cell *cell, const fr_packed *pk, const fr_plan *plan, const double *gates,
+                         const fr_tape *tape, const double *x, Py_ssize_t T, Py_ssize_t B, const double *d_out,
+                         Py_ssize_t ldo, double *dh, double *dc, const Py_ssize_t *batch_sizes, int reverse,
+                         double *dx, const fr_grads *g, double *dgates, double *dhh, double *dhs, double *rh,
+                         double *work)
+    void fr_step_stack_f32(const fr_cell *cells, Py_ssize_t L, const fr_plan *plan, const float *x, Py_ssize_t B,
+                           float *h, float *c, float *work)
+    void fr_step_stack_f64(const fr_cell *cells, Py_ssize_t L, const fr_plan *plan, const double *x,
+                           Py_ssize_t B, double *h, double *c, double *work)
+
+    Py_ssize_t fr_fused_size_f32(int mode, Py_ssize_t H, Py_ssize_t K)
+    Py_ssize_t fr_fused_size_f64(int mode, Py_ssize_t H, Py_ssize_t K)
+    void fr_pack_fused_f32(int mode, const float *W, Py_ssize_t H, Py_ssize_t K, float *Wp)
+    void fr_pack_fused_f64(int mode, const double *W, Py_ssize_t H, Py_ssize_t K, double *Wp)
     Py_ssize_t fr_packed_size_f32(Py_ssize_t N, Py_ssize_t K)
     Py_ssize_t fr_packed_size_f64(Py_ssize_t N, Py_ssize_t K)
-    Py_ssize_t fr_packed_panels_f32(Py_ssize_t N)
-    Py_ssize_t fr_packed_panels_f64(Py_ssize_t N)
     void fr_pack_weights_f32(const float *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t stride_n, Py_ssize_t stride_k,
                              float *Wp)
-    void fr_pack_weights_f64(const double *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t stride_n, Py_ssize_t stride_k,
-                             double *Wp)
+    void fr_pack_weights_f64(const double *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t stride_n,
+                             Py_ssize_t stride_k, double *Wp)
     void fr_packed_gemm_nt_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
-                               const float *Wp, int accumulate, float *C, Py_ssize_t ldc, Py_ssize_t panel_begin,
-                               Py_ssize_t panel_end)
+                               const float *Wp, int accumulate, float *C, Py_ssize_t ldc, int threads)
     void fr_packed_gemm_nt_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
-                               const double *Wp, int accumulate, double *C, Py_ssize_t ldc,
-                               Py_ssize_t panel_begin, Py_ssize_t panel_end)
-
-    void fr_gemm_f32(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
-                     Py_ssize_t lda, const float *Bm, Py_ssize_t ldb, float beta, float *C, Py_ssize_t ldc)
-    void fr_gemm_f64(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
-                     Py_ssize_t lda, const double *Bm, Py_ssize_t ldb, double beta, double *C, Py_ssize_t ldc)
-    void fr_packed_gemm_nt_parallel_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
-                                        const float *Wp, int accumulate, float *C, Py_ssize_t ldc)
-    void fr_packed_gemm_nt_parallel_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
-                                        Py_ssize_t lda, const double *Wp, int accumulate, double *C,
-                                        Py_ssize_t ldc)
+                               const double *Wp, int accumulate, double *C, Py_ssize_t ldc, int threads)
     void fr_small_gemm_nt_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
-                              const float *W, Py_ssize_t ldw, int accumulate, float *C, Py_ssize_t ldc)
+                              const float *W, Py_ssize_t ldw, int accumulate, float *C, Py_ssize_t ldc, int threads)
     void fr_small_gemm_nt_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
-                              const double *W, Py_ssize_t ldw, int accumulate, double *C, Py_ssize_t ldc)
-    void fr_small_gemm_nt_mt_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
-                                 const float *W, Py_ssize_t ldw, int accumulate, float *C, Py_ssize_t ldc,
-                                 int nthreads)
-    void fr_small_gemm_nt_mt_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
-                                 const double *W, Py_ssize_t ldw, int accumulate, double *C, Py_ssize_t ldc,
-                                 int nthreads)
-    void fr_small_gemm_nt_auto_f32(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A, Py_ssize_t lda,
-                                   const float *W, Py_ssize_t ldw, int accumulate, float *C, Py_ssize_t ldc)
-    void fr_small_gemm_nt_auto_f64(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A, Py_ssize_t lda,
-                                   const double *W, Py_ssize_t ldw, int accumulate, double *C, Py_ssize_t ldc)
-    void fr_set_max_threads(int n)
-    int fr_max_threads()
-
+                              const double *W, Py_ssize_t ldw, int accumulate, double *C, Py_ssize_t ldc,
+                              int threads)
     int fr_all_finite_f32(const float *x, Py_ssize_t n)
     int fr_all_finite_f64(const double *x, Py_ssize_t n)
+    uint64_t fr_fingerprint(const void *data, Py_ssize_t bytes)
+
+    void fr_set_max_threads(int n)
+    int fr_max_threads()
 
 cdef extern from "cblas.h" nogil:
     void scipy_openblas_set_num_threads(int num_threads)

@@ -1,47 +1,23 @@
 # cython: language_level=3
-"""Time loops of one recurrent layer and one direction, float32 and float64 from one source (fused types).
+"""Bindings of the C time loops (csrc/fastrnn.h): allocate with NumPy, release the GIL, one C call.
 
 Letters: T steps, B batch, I input size, H hidden size, P size of h (proj_size, or H), G gate rows (H, 4H, 3H).
-Everything here is time-major and C-contiguous, and already validated by fastrnn/layers.py and
-fastrnn/_validation.py: these functions check only what C needs to stay in bounds (sizes vs BLAS int).
-Each entry point is: allocate with NumPy -> `with nogil:` (only C calls) -> return arrays.
-
-Per layer and direction: ONE GEMM projects the inputs of all steps (T*B, I) x (I, G) and adds the folded biases;
-per step one recurrent product (two for the reset-before GRU, one more for an LSTM projection) and one fused
-point-wise C pass (csrc/). With `lengths`, the batch is sorted by length (descending) by the caller, so the rows
-active at step t are a prefix of size batch_sizes[t]; rows past it keep their state untouched.
+Everything here is time-major, C-contiguous and already validated by fastrnn/layers.py and fastrnn/_validation.py;
+these functions check only what C needs to stay in bounds (sizes vs BLAS int). Each entry point dispatches on the
+dtype once. Which kernels run and on how many threads is csrc/plan.c's choice.
 """
 import numpy as np
 cimport numpy as cnp
-from cython cimport floating
-from libc.string cimport memcpy
+from libc.stdint cimport uint64_t
 from libc.limits cimport INT_MAX
 
 from fastrnn._cells cimport *
 
 cnp.import_array()
 
-RNN_TANH, RNN_RELU, LSTM, GRU, GRU_RB = 0, 1, 2, 3, 4
-cdef enum:
-    SMALL_GEMM_MAX_ROWS = 8   # products of at most this many rows skip BLAS (streaming steps, short inputs)
-cdef enum:
-    M_RNN_TANH = 0
-    M_RNN_RELU = 1
-    M_LSTM = 2
-    M_GRU = 3
-    M_GRU_RB = 4
-
-
-ctypedef struct CellPtrs:
-    int mode
-    Py_ssize_t n_in, H, P, G   # input size I (named n_in: complex.h defines I), H, P, G
-    const void *w_ih    # [G, I]
-    const void *w_hh    # [G, P]
-    const void *b_ih    # [G] or NULL (no bias)
-    const void *b_hh    # [G] or NULL (no bias)
-    const void *w_hr    # [P, H] LSTM projection, or NULL
-    const void *peep    # [3, H] LSTM peepholes rows [i, f, o]; zeros for a plain LSTM
-    const void *b_hn    # [H] GRU's recurrent n bias (inside r * (.)): b_hh[2H:], or zeros without bias
+RNN_TANH, RNN_RELU, LSTM, GRU, GRU_RB = FR_RNN_TANH, FR_RNN_RELU, FR_LSTM, FR_GRU, FR_GRU_RB
+_PRODUCTS = {"direct": FR_PRODUCT_DIRECT, "packed": FR_PRODUCT_PACKED, "blas": FR_PRODUCT_BLAS}
+_GATES = {FR_RNN_TANH: 1, FR_RNN_RELU: 1, FR_LSTM: 4, FR_GRU: 3, FR_GRU_RB: 3}
 
 
 cdef inline void *data(a):
@@ -53,263 +29,151 @@ cdef inline void *data_or_null(a):
 
 
 cdef class Cell:
-    """The weights of one layer and one direction, as raw pointers for the time loops.
+    """The weights of one layer and one direction for the C loops, and their packed copies.
 
-    Points straight into the layer's parameter arrays (so in-place updates, e.g. by an optimizer, are seen) and
-    holds references to them, so they live as long as it does. The arrays must be C-contiguous, of one dtype
-    (float32 or float64) and of the shapes their names in DESIGN.md give; biases are both given or both None.
+    Holds the layer's parameter arrays themselves (no copies), so in-place updates reach the loops that read
+    torch's layout directly. is_current(params) tells whether each is still the array under its name, unmoved,
+    unreshaped, C-contiguous and of its dtype (the layer rebuilds its cells when not). Packed copies are built on
+    first use and rebuilt whenever the fingerprint of the matrices they came from has changed, so they are never
+    stale. names: the parameter names of (w_ih, w_hh, b_ih, b_hh, w_hr, peep), None where the cell has none; the
+    arrays must have been validated (shapes of csrc/fastrnn.h's fr_cell, one dtype).
     """
-    cdef CellPtrs p
+    cdef fr_cell c
     cdef readonly bint is_double
     cdef readonly object dtype
-    cdef object _arrays
+    cdef tuple _names
+    cdef tuple _arrays
+    cdef void *_data[6]          # each array's data pointer when the cell was built
+    cdef Py_ssize_t _dims[6][2]  # and its shape (1-D: second dimension 0)
+    cdef int _typenum
+    cdef object _b_hn, _peep     # arrays the cell made (zeros, or a view of b_hh)
+    cdef object _forward, _backward       # packed arrays (hh, hn, hr) or None
+    cdef uint64_t _forward_print, _backward_print
 
-    def __cinit__(self, int mode, cnp.ndarray w_ih, cnp.ndarray w_hh, b_ih, b_hh, w_hr, peep):
-        cdef Py_ssize_t G = w_hh.shape[0]
-        cdef Py_ssize_t H = G // {M_RNN_TANH: 1, M_RNN_RELU: 1, M_LSTM: 4, M_GRU: 3, M_GRU_RB: 3}[mode]
+    def __cinit__(self, int mode, dict params, tuple names):
+        cdef cnp.ndarray w_hh = params[names[1]]
+        cdef cnp.ndarray a
+        cdef Py_ssize_t k
+        arrays = tuple(None if name is None else params[name] for name in names)
+        w_ih, _, b_ih, b_hh, w_hr, peep = arrays
+        G = w_hh.shape[0]
+        H = G // _GATES[mode]
         self.dtype = w_hh.dtype
         self.is_double = self.dtype == np.float64
-        zeros = np.zeros(3 * H, self.dtype)
-        peep = zeros if peep is None else peep
-        b_hn = zeros if b_hh is None else b_hh[2 * H:]
-        self._arrays = (w_ih, w_hh, b_ih, b_hh, w_hr, peep, b_hn)
-        self.p.mode = mode
-        self.p.n_in = w_ih.shape[1]
-        self.p.H = H
-        self.p.P = w_hh.shape[1]
-        self.p.G = G
-        self.p.w_ih = cnp.PyArray_DATA(w_ih)
-        self.p.w_hh = cnp.PyArray_DATA(w_hh)
-        self.p.b_ih = data_or_null(b_ih)
-        self.p.b_hh = data_or_null(b_hh)
-        self.p.w_hr = data_or_null(w_hr)
-        self.p.peep = cnp.PyArray_DATA(peep)
-        self.p.b_hn = cnp.PyArray_DATA(b_hn)
+        self._typenum = cnp.PyArray_TYPE(w_hh)
+        self._names, self._arrays = names, arrays
+        for k in range(6):
+            self._data[k] = NULL
+            self._dims[k][0] = self._dims[k][1] = 0
+            if arrays[k] is not None:
+                a = <cnp.ndarray>arrays[k]
+                self._data[k] = cnp.PyArray_DATA(a)
+                self._dims[k][0] = a.shape[0]
+                self._dims[k][1] = a.shape[1] if a.ndim == 2 else 0
+        self._peep = np.zeros((3, H), self.dtype) if peep is None else peep
+        self._b_hn = np.zeros(H, self.dtype) if b_hh is None else b_hh[2 * H:]
+        self.c.mode = mode
+        self.c.n_in, self.c.H, self.c.P, self.c.G = w_ih.shape[1], H, w_hh.shape[1], G
+        self.c.w_ih = data(w_ih)
+        self.c.w_hh = data(w_hh)
+        self.c.b_ih = data_or_null(b_ih)
+        self.c.b_hh = data_or_null(b_hh)
+        self.c.w_hr = data_or_null(w_hr)
+        self.c.peep = data(self._peep)
+        self.c.b_hn = data(self._b_hn)
+
+    cpdef bint is_current(self, dict params):
+        """True when every array of the cell is still params[name], with the same data, shape, dtype and layout
+        (a few pointer and integer comparisons per array)."""
+        cdef cnp.ndarray a
+        cdef Py_ssize_t k
+        cdef int nd
+        for k in range(6):
+            name = self._names[k]
+            if name is None:
+                continue
+            obj = params.get(name)
+            if obj is not self._arrays[k]:
+                return False
+            a = <cnp.ndarray>obj
+            nd = 2 if self._dims[k][1] else 1
+            if (cnp.PyArray_DATA(a) != self._data[k] or cnp.PyArray_NDIM(a) != nd
+                    or cnp.PyArray_DIMS(a)[0] != self._dims[k][0]
+                    or (nd == 2 and cnp.PyArray_DIMS(a)[1] != self._dims[k][1])
+                    or cnp.PyArray_TYPE(a) != self._typenum or not cnp.PyArray_IS_C_CONTIGUOUS(a)):
+                return False
+        return True
+
+    cdef uint64_t _fingerprint(self):
+        """Of the recurrent matrices the packed copies hold (W_hh, and W_hr when projecting)."""
+        cdef size_t elem = 8 if self.is_double else 4
+        cdef uint64_t f
+        with nogil:
+            f = fr_fingerprint(self.c.w_hh, self.c.G * self.c.P * elem)
+            if self.c.w_hr != NULL:
+                f = f * 0x9E3779B97F4A7C15ULL ^ fr_fingerprint(self.c.w_hr, self.c.P * self.c.H * elem)
+        return f
+
+    cdef object packed(self, bint transposed, fr_packed *out):
+        """Fills out with the forward (or, transposed, the backward) panels, current; returns what owns them (the
+        caller keeps it until its C call returns, so a concurrent repack cannot free them)."""
+        cdef uint64_t f = self._fingerprint()
+        current = self._backward if transposed else self._forward
+        if current is None or f != (self._backward_print if transposed else self._forward_print):
+            current = self._pack(transposed)
+            if transposed:
+                self._backward, self._backward_print = current, f
+            else:
+                self._forward, self._forward_print = current, f
+        arrays = current
+        out.hh = data_or_null(arrays[0])
+        out.hn = data_or_null(arrays[1])
+        out.hr = data_or_null(arrays[2])
+        return arrays
+
+    cdef tuple _pack(self, bint transposed):
+        cdef fr_cell *c = &self.c
+        cdef Py_ssize_t H = c.H
+        w_hh, w_hr = self._arrays[1], self._arrays[4]
+        hr = None if w_hr is None else plain_panels(w_hr, 0, c.P, transposed)
+        if c.mode == FR_GRU_RB:
+            return plain_panels(w_hh, 0, 2 * H, transposed), plain_panels(w_hh, 2 * H, H, transposed), hr
+        if transposed:
+            return plain_panels(w_hh, 0, c.G, True), None, hr
+        return fused_panels(c.mode, w_hh, H), None, hr
 
 
-cdef inline void gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A,
-                      Py_ssize_t lda, const floating *Bm, Py_ssize_t ldb, floating beta, floating *C,
-                      Py_ssize_t ldc) noexcept nogil:
-    """Row-major C[M, N] (row stride ldc) = op(A) op(Bm) + beta C, op = transpose when trans_* is set; split
-    across fastrnn's threads when large enough (csrc/parallel_gemm.inc)."""
-    if floating is float:
-        fr_gemm_f32(trans_a, trans_b, M, N, K, A, lda, Bm, ldb, beta, C, ldc)
-    else:
-        fr_gemm_f64(trans_a, trans_b, M, N, K, A, lda, Bm, ldb, beta, C, ldc)
-
-
-cdef inline void gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A, Py_ssize_t lda,
-                         const floating *W, Py_ssize_t ldw, floating beta, floating *C,
-                         Py_ssize_t ldc) noexcept nogil:
-    """C[M, N] (row stride ldc) = A[M, K] W[N, K]^T + beta C (beta 0 or 1): the row-major product with
-    torch-layout weights; up to SMALL_GEMM_MAX_ROWS rows by the dot-product kernel (csrc/small_gemm.inc),
-    beyond by BLAS."""
-    if M <= 0:
-        return
-    if M > SMALL_GEMM_MAX_ROWS:
-        gemm(False, True, M, N, K, A, lda, W, ldw, beta, C, ldc)
-    elif floating is float:
-        fr_small_gemm_nt_auto_f32(M, N, K, A, lda, W, ldw, beta != 0, C, ldc)
-    else:
-        fr_small_gemm_nt_auto_f64(M, N, K, A, lda, W, ldw, beta != 0, C, ldc)
-
-
-cdef void input_projection(const CellPtrs *p, const floating *x, Py_ssize_t rows,
-                           floating *gates) noexcept nogil:
-    """gates[rows, G] = x[rows, I] W_ih^T + b_ih + b_hh: the input part of every step in one GEMM.
-
-    Every bias that adds linearly is folded in here; GRU's b_hn (inside r * (W_hn h + b_hn)) is not.
-    """
-    cdef Py_ssize_t j, k, G = p.G
-    cdef Py_ssize_t folded = 2 * p.H if p.mode == M_GRU else G
-    cdef const floating *b_ih = <const floating *>p.b_ih
-    cdef const floating *b_hh = <const floating *>p.b_hh
-    if rows == 0:
-        return
-    for j in range(G):
-        gates[j] = 0 if b_ih == NULL else (b_ih[j] + b_hh[j] if j < folded else b_ih[j])
-    for k in range(1, rows):
-        memcpy(gates + k * G, gates, G * sizeof(floating))
-    if p.n_in > 0:
-        gemm_nt(rows, G, p.n_in, x, p.n_in, <const floating *>p.w_ih, p.n_in, 1, gates, G)
-
-
-ctypedef struct Packed:
-    # W_hh (and W_hr) packed once per call for fr_packed_gemm_nt (csrc/packed_gemm.inc), or NULL for BLAS.
-    const void *hh      # all of W_hh; for the reset-before GRU its rows [0, 2H)
-    const void *hn      # reset-before GRU: rows [2H, 3H) of W_hh
-    const void *hr      # LSTM projection W_hr
-
-
-cdef inline void recurrent_product(const void *packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                                   const floating *A, Py_ssize_t lda, const floating *W, floating beta,
-                                   floating *C, Py_ssize_t ldc) noexcept nogil:
-    """C[M, N] (row stride ldc) = A[M, K] W[N, K]^T + beta C (beta 0 or 1), from the packed copy if any."""
-    if M == 0:
-        return
-    if packed == NULL:
-        gemm_nt(M, N, K, A, lda, W, K, beta, C, ldc)
-    else:
-        packed_product(packed, M, N, K, A, lda, beta, C, ldc)
-
-
-cdef inline void packed_product(const void *packed, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const floating *A,
-                                Py_ssize_t lda, floating beta, floating *C, Py_ssize_t ldc) noexcept nogil:
-    """C[M, N] = A[M, K] Wp + beta C for a matrix packed by pack_matrix (beta 0 or 1)."""
-    if M == 0:
-        return
-    if floating is float:
-        fr_packed_gemm_nt_parallel_f32(M, N, K, A, lda, <const float *>packed, beta != 0, C, ldc)
-    else:
-        fr_packed_gemm_nt_parallel_f64(M, N, K, A, lda, <const double *>packed, beta != 0, C, ldc)
-
-
-cdef void cell_step(const CellPtrs *p, const Packed *pk, floating *gates, Py_ssize_t bs, floating *h,
-                    floating *c, floating *hn, floating *hh, floating *r) noexcept nogil:
-    """One step of the bs active rows.
-
-    pk: packed recurrent weights, or NULL (BLAS on the torch-layout arrays).
-    gates [bs, G] INOUT: input projection + b_x in, gate activations out (what backward needs).
-    h [bs, P] INOUT: h -> h'.  c [bs, H] INOUT (LSTM): c -> c'.  hn [bs, H] OUT (GRU): W_hn h + b_hn.
-    hh [bs, G], r [bs, H]: scratch.
-    """
-    cdef Py_ssize_t H = p.H, P = p.P, G = p.G
-    cdef const floating *w_hh = <const floating *>p.w_hh
-    cdef floating *rout
-    cdef const void *p_hh = NULL
-    cdef const void *p_hn = NULL
-    cdef const void *p_hr = NULL
-    if pk != NULL:
-        p_hh, p_hn, p_hr = pk.hh, pk.hn, pk.hr
-    if p.mode == M_LSTM:
-        recurrent_product(p_hh, bs, G, P, h, P, w_hh, 1, gates, G)
-        rout = r if p.w_hr != NULL else h
-        if floating is float:
-            fr_lstm_pointwise_forward_f32(gates, c, <const float *>p.peep, rout, bs, H)
-        else:
-            fr_lstm_pointwise_forward_f64(gates, c, <const double *>p.peep, rout, bs, H)
-        if p.w_hr != NULL:
-            recurrent_product(p_hr, bs, P, H, r, H, <const floating *>p.w_hr, 0, h, P)
-    elif p.mode == M_GRU:
-        recurrent_product(p_hh, bs, G, H, h, H, w_hh, 0, hh, G)
-        if floating is float:
-            fr_gru_pointwise_forward_f32(gates, hh, <const float *>p.b_hn, hn, h, bs, H)
-        else:
-            fr_gru_pointwise_forward_f64(gates, hh, <const double *>p.b_hn, hn, h, bs, H)
-    elif p.mode == M_GRU_RB:
-        recurrent_product(p_hh, bs, 2 * H, H, h, H, w_hh, 1, gates, G)
-        if floating is float:
-            fr_gru_rb_pointwise_reset_f32(gates, h, r, bs, H)
-        else:
-            fr_gru_rb_pointwise_reset_f64(gates, h, r, bs, H)
-        recurrent_product(p_hn, bs, H, H, r, H, w_hh + 2 * H * H, 1, gates + 2 * H, G)
-        if floating is float:
-            fr_gru_rb_pointwise_forward_f32(gates, h, bs, H)
-        else:
-            fr_gru_rb_pointwise_forward_f64(gates, h, bs, H)
-    else:
-        recurrent_product(p_hh, bs, G, H, h, H, w_hh, 1, gates, G)
-        if floating is float:
-            fr_rnn_pointwise_forward_f32(gates, h, bs, H, p.mode == M_RNN_RELU)
-        else:
-            fr_rnn_pointwise_forward_f64(gates, h, bs, H, p.mode == M_RNN_RELU)
-
-
-cdef object pack_matrix(cnp.ndarray W, Py_ssize_t row0, Py_ssize_t rows, bint transposed=False):
-    """Rows [row0, row0 + rows) of the C-contiguous 2-D W (or their transpose), packed for fr_packed_gemm_nt.
-
-    Returns a new 1-D array. With transposed, the kernel computes A W_rows (backward's products) instead of
-    A W_rows^T.
-    """
+cdef object fused_panels(int mode, cnp.ndarray W, Py_ssize_t H):
+    """W_hh [ng H, K] in the fused step's panels (csrc/fused_step.inc); a new 1-D array."""
     cdef Py_ssize_t K = W.shape[1]
-    cdef Py_ssize_t n = K if transposed else rows, k = rows if transposed else K
-    cdef Py_ssize_t stride_n = 1 if transposed else K, stride_k = K if transposed else 1
-    if W.dtype == np.float64:
-        out = np.empty(fr_packed_size_f64(n, k), np.float64)
-        fr_pack_weights_f64(<const double *>data(W) + row0 * K, n, k, stride_n, stride_k, <double *>data(out))
-    else:
-        out = np.empty(fr_packed_size_f32(n, k), np.float32)
-        fr_pack_weights_f32(<const float *>data(W) + row0 * K, n, k, stride_n, stride_k, <float *>data(out))
+    cdef bint f64 = W.dtype == np.float64
+    out = np.empty(fr_fused_size_f64(mode, H, K) if f64 else fr_fused_size_f32(mode, H, K), W.dtype)
+    cdef void *src = data(W)
+    cdef void *dst = data(out)
+    with nogil:
+        if f64:
+            fr_pack_fused_f64(mode, <const double *>src, H, K, <double *>dst)
+        else:
+            fr_pack_fused_f32(mode, <const float *>src, H, K, <float *>dst)
     return out
 
 
-cdef class PackedCell:
-    """A Cell's recurrent weights packed for the per-step products of one call (see Packed).
-
-    transposed=False serves forward's A W^T products, transposed=True backward's dG W products.
-    """
-    cdef Packed pk
-    cdef object _arrays
-
-    def __cinit__(self, Cell cell, bint transposed=False):
-        w_hh, w_hr = cell._arrays[1], cell._arrays[4]
-        H = cell.p.H
-        if cell.p.mode == M_GRU_RB:
-            hh, hn = pack_matrix(w_hh, 0, 2 * H, transposed), pack_matrix(w_hh, 2 * H, H, transposed)
+cdef object plain_panels(cnp.ndarray W, Py_ssize_t row0, Py_ssize_t rows, bint transposed):
+    """Rows [row0, row0 + rows) of the 2-D W (or their transpose) in plain panels (csrc/packed_gemm.inc): the
+    kernel then computes A W_rows^T (or, transposed, A W_rows); a new 1-D array."""
+    cdef Py_ssize_t K = W.shape[1]
+    cdef Py_ssize_t n = K if transposed else rows, k = rows if transposed else K
+    cdef Py_ssize_t stride_n = 1 if transposed else K, stride_k = K if transposed else 1
+    cdef bint f64 = W.dtype == np.float64
+    out = np.empty(fr_packed_size_f64(n, k) if f64 else fr_packed_size_f32(n, k), W.dtype)
+    cdef void *src = data(W)
+    cdef void *dst = data(out)
+    with nogil:
+        if f64:
+            fr_pack_weights_f64(<const double *>src + row0 * K, n, k, stride_n, stride_k, <double *>dst)
         else:
-            hh, hn = pack_matrix(w_hh, 0, w_hh.shape[0], transposed), None
-        hr = None if w_hr is None else pack_matrix(w_hr, 0, w_hr.shape[0], transposed)
-        self._arrays = (hh, hn, hr)
-        self.pk.hh = data(hh)
-        self.pk.hn = data_or_null(hn)
-        self.pk.hr = data_or_null(hr)
-
-
-cdef inline void copy_rows(floating *dst, Py_ssize_t ldd, const floating *src, Py_ssize_t lds, Py_ssize_t rows,
-                           Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t k
-    for k in range(rows):
-        memcpy(dst + k * ldd, src + k * lds, n * sizeof(floating))
-
-
-ctypedef struct Tape:
-    # What backward needs of one layer and direction, beyond the gate activations; pointers may be NULL when
-    # the mode does not use them. All [T, B, .], row t filled for the rows active at step t.
-    void *h_prev    # [T, B, P] h before each step
-    void *c_prev    # [T, B, H] LSTM: c before each step
-    void *hn        # [T, B, H] GRU (linear before reset): W_hn h + b_hn
-    void *r         # [T, B, H] LSTM with projection: o * tanh(c'), the input of W_hr
-
-
-cdef void run_direction(const CellPtrs *p, const Packed *pk, const floating *x, Py_ssize_t T, Py_ssize_t B, floating *h,
-                        floating *c, const Py_ssize_t *batch_sizes, bint reverse, floating *out, Py_ssize_t ldo,
-                        floating *gates, const Tape *tape, floating *hn, floating *hh,
-                        floating *r) noexcept nogil:
-    """The whole time loop of one layer and one direction.
-
-    x [T, B, I] IN; h [B, P], c [B, H] INOUT: initial state in, final state out (each row's own last step);
-    batch_sizes [T] IN: active prefix per step; out [T, B, ldo] OUT: h' of active rows (the caller points it at
-    this direction's columns and zeroes inactive rows); gates [T, B, G] OUT: activations of every step;
-    tape: NULL, or where to keep what backward needs. hn [B, H], hh [B, G], r [B, H]: scratch.
-    """
-    cdef Py_ssize_t s, t, bs, H = p.H, P = p.P, G = p.G
-    cdef floating *hn_t
-    cdef floating *r_t
-    input_projection(p, x, T * B, gates)
-    for s in range(T):
-        t = T - 1 - s if reverse else s
-        bs = batch_sizes[t]
-        if bs == 0:
-            continue
-        hn_t, r_t = hn, r
-        if tape != NULL:
-            memcpy(<floating *>tape.h_prev + t * B * P, h, bs * P * sizeof(floating))
-            if tape.c_prev != NULL:
-                memcpy(<floating *>tape.c_prev + t * B * H, c, bs * H * sizeof(floating))
-            if tape.hn != NULL:
-                hn_t = <floating *>tape.hn + t * B * H
-            if tape.r != NULL:
-                r_t = <floating *>tape.r + t * B * H
-        cell_step(p, pk, gates + t * B * G, bs, h, c, hn_t, hh, r_t)
-        copy_rows(out + t * B * ldo, ldo, h, P, bs, P)
-
-
-cdef int require(a, str name, dtype, tuple shape) except -1:
-    """The boundary check between Python and C: a C-contiguous array of this dtype and shape."""
-    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
-        raise ValueError(f"{name} must be a C-contiguous {dtype} array of shape {shape}; got "
-                         f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
-    return 0
+            fr_pack_weights_f32(<const float *>src + row0 * K, n, k, stride_n, stride_k, <float *>dst)
+    return out
 
 
 cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_t ldo) except -1:
@@ -318,99 +182,101 @@ cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_
     return 0
 
 
+cdef int force_product(fr_plan *plan, product) except -1:
+    """Tests pin the per-step product: product None (the plan's choice), "direct", "packed" or "blas"."""
+    if product is not None:
+        plan.product = _PRODUCTS[product]
+    return 0
+
+
 def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
-                      cnp.ndarray out, Py_ssize_t col0, dict tape=None, PackedCell packed=None):
-    """Run one layer in one direction over the whole sequence.
+                      cnp.ndarray out, Py_ssize_t col0, dict tape=None, product=None):
+    """Run one layer in one direction over the whole sequence (csrc/loop.inc fr_forward).
 
     x [T, B, I] IN; h [B, P] INOUT; c [B, H] INOUT or None (not LSTM); batch_sizes [T] intp IN;
     out [T, B, D*P] OUT: columns col0:col0+P written for active rows (others untouched);
     tape: None, or a dict that receives what backward_direction needs: "gates" [T, B, G] (activations),
-    "h_prev" [T, B, P], and per mode "c_prev", "hn", "r" [T, B, H]. Results land in h, c, out (and tape).
-    packed: the cell's recurrent weights packed (PackedCell(cell)), or None to use BLAS per step.
+    "h_prev" [T, B, P], and per mode "c_prev", "hn", "r" [T, B, H].
     """
-    cdef Py_ssize_t T = x.shape[0], B = x.shape[1]
-    cdef Py_ssize_t I = cell.p.n_in, H = cell.p.H, P = cell.p.P, G = cell.p.G
-    cdef Py_ssize_t ldo = out.shape[2]
-    cdef Tape tp
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
+    cdef fr_cell *cp = &cell.c
+    cdef bint training = tape is not None
+    cdef fr_plan plan = fr_plan_forward(cp, T, B, training, 8 if cell.is_double else 4)
+    cdef fr_packed pk
+    cdef fr_tape tp
+    cdef const fr_tape *tpp = &tp if training else NULL
+    cdef void *gp = NULL
+    pk.hh = pk.hn = pk.hr = NULL
+    force_product(&plan, product)
+    check_blas_sizes(T * B, cp.n_in, cp.G, ldo)
+    owner = cell.packed(False, &pk) if plan.product == FR_PRODUCT_PACKED else None
     dtype = cell.dtype
-    require(x, "x", dtype, (T, B, I))
-    require(h, "h", dtype, (B, P))
-    if cell.p.mode == M_LSTM:
-        require(c, "c", dtype, (B, H))
-    require(batch_sizes, "batch_sizes", np.dtype(np.intp), (T,))
-    require(out, "out", dtype, (T, B, ldo))
-    if not 0 <= col0 <= ldo - P:
-        raise ValueError(f"col0 = {col0} leaves no room for {P} columns in out of width {ldo}")
-    if T and not (0 <= batch_sizes.min() and batch_sizes.max() <= B):
-        raise ValueError(f"batch_sizes must lie in [0, B = {B}]")
-    check_blas_sizes(T * B, I, G, ldo)
-    gates = np.empty((T, B, G), dtype)
-    scratch = [np.empty((B, H), dtype), np.empty((B, G), dtype), np.empty((B, H), dtype)]   # hn, hh, r
-    if tape is not None:
-        tape["gates"] = gates
+    work = np.empty(fr_forward_workspace(cp, &plan, B, training), dtype)
+    if training:
+        gates = tape["gates"] = np.empty((T, B, cp.G), dtype)
+        gp = data(gates)
         # zeros: rows inactive at a step (past their length) must stay finite for backward's products
-        tape["h_prev"] = np.zeros((T, B, P), dtype)
-        if cell.p.mode == M_LSTM:
-            tape["c_prev"] = np.zeros((T, B, H), dtype)
-        if cell.p.mode == M_GRU:
-            tape["hn"] = np.zeros((T, B, H), dtype)
-        if cell.p.w_hr != NULL:
-            tape["r"] = np.zeros((T, B, H), dtype)
+        tape["h_prev"] = np.zeros((T, B, cp.P), dtype)
+        if cp.mode == FR_LSTM:
+            tape["c_prev"] = np.zeros((T, B, cp.H), dtype)
+        if cp.mode == FR_GRU:
+            tape["hn"] = np.zeros((T, B, cp.H), dtype)
+        if cp.w_hr != NULL:
+            tape["r"] = np.zeros((T, B, cp.H), dtype)
         tp.h_prev = data(tape["h_prev"])
         tp.c_prev = data_or_null(tape.get("c_prev"))
         tp.hn = data_or_null(tape.get("hn"))
         tp.r = data_or_null(tape.get("r"))
-    if cell.is_double:
-        _forward_direction(<double *>data(gates), &cell.p, NULL if packed is None else &packed.pk, x, h, c,
-                           batch_sizes, reverse, out, col0, &tp if tape is not None else NULL, scratch)
-    else:
-        _forward_direction(<float *>data(gates), &cell.p, NULL if packed is None else &packed.pk, x, h, c,
-                           batch_sizes, reverse, out, col0, &tp if tape is not None else NULL, scratch)
-
-
-cdef void _forward_direction(floating *gp, const CellPtrs *p, const Packed *pk, x, h, c, batch_sizes,
-                             bint reverse, out, Py_ssize_t col0, const Tape *tape, list scratch):
-    """forward_direction's typed half: gp is the gates buffer's data, typed to select float or double."""
-    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
-    cdef const floating *xp = <const floating *>data(x)
-    cdef floating *hp = <floating *>data(h)
-    cdef floating *cp = <floating *>data_or_null(c)
+    cdef void *xp = data(x)
+    cdef void *hp = data(h)
+    cdef void *cptr = data_or_null(c)
     cdef const Py_ssize_t *bsp = <const Py_ssize_t *>data(batch_sizes)
-    cdef floating *op = <floating *>data(out) + col0
-    cdef floating *hnp = <floating *>data(scratch[0])
-    cdef floating *hhp = <floating *>data(scratch[1])
-    cdef floating *rp = <floating *>data(scratch[2])
+    cdef void *op = data(out)
+    cdef void *wp = data(work)
     with nogil:
-        run_direction(p, pk, xp, T, B, hp, cp, bsp, reverse, op, ldo, gp, tape, hnp, hhp, rp)
+        if cell.is_double:
+            fr_forward_f64(cp, &pk, &plan, <const double *>xp, T, B, <double *>hp, <double *>cptr, bsp, reverse,
+                           <double *>op + col0, ldo, <double *>gp, tpp, <double *>wp)
+        else:
+            fr_forward_f32(cp, &pk, &plan, <const float *>xp, T, B, <float *>hp, <float *>cptr, bsp, reverse,
+                           <float *>op + col0, ldo, <float *>gp, tpp, <float *>wp)
+    del owner
+
+
+include "_backward.pxi"
 
 
 cdef class StepRunner:
     """Streaming: one time step through every layer of a unidirectional stack, with cached workspaces.
 
     One runner serves one batch size and one thread (the layer keeps one per thread and batch size), so
-    concurrent calls never share a workspace.
+    concurrent calls never share a workspace. It reads the weights in torch's layout (nothing packed, so nothing
+    can be stale) and stops taking the fast path once a parameter array of `params` is replaced or reshaped.
     """
     cdef list cells
+    cdef dict params
+    cdef object _cell_array          # bytes holding L fr_cell structs
+    cdef const fr_cell *c_cells
     cdef Py_ssize_t B, L, n_in, H, P
-    cdef bint lstm
+    cdef bint lstm, f64
     cdef int typenum
-    cdef object gates, hh, r, hn     # [B, max G], [B, max G], [B, max H], [B, max H]
+    cdef object work
     cdef readonly object dtype
 
-    def __init__(self, list cells, Py_ssize_t B):
+    def __init__(self, list cells, Py_ssize_t B, dict params):
         cdef Cell first = <Cell>cells[0]
-        self.cells = cells
+        cdef fr_plan plan = fr_plan_step(&first.c, B, 8 if first.is_double else 4)
+        self.cells, self.params = cells, params
+        self._cell_array = b"".join([(<char *>&(<Cell>cell).c)[:sizeof(fr_cell)] for cell in cells])
+        self.c_cells = <const fr_cell *><const char *>self._cell_array
         self.B, self.L = B, len(cells)
-        self.n_in, self.H, self.P = first.p.n_in, first.p.H, first.p.P
-        self.lstm = first.p.mode == M_LSTM
+        self.n_in, self.H, self.P = first.c.n_in, first.c.H, first.c.P
+        self.lstm = first.c.mode == FR_LSTM
         self.dtype = first.dtype
+        self.f64 = first.is_double
         self.typenum = cnp.NPY_FLOAT64 if first.is_double else cnp.NPY_FLOAT32
-        G = max([(<Cell>cell).p.G for cell in cells])
-        check_blas_sizes(B, max([(<Cell>cell).p.n_in for cell in cells]), G, G)
-        self.gates = np.empty((B, G), self.dtype)
-        self.hh = np.empty((B, G), self.dtype)
-        self.r = np.empty((B, self.H), self.dtype)
-        self.hn = np.empty((B, self.H), self.dtype)
+        check_blas_sizes(B, max([(<Cell>cell).c.n_in for cell in cells]), first.c.G, first.c.G)
+        self.work = np.empty(fr_forward_workspace(&first.c, &plan, B, False), self.dtype)
 
     def step(self, cnp.ndarray x, cnp.ndarray h, c):
         """x [B, I] IN; h [L, B, P] INOUT; c [L, B, H] INOUT (LSTM) or None. Advances the state in place.
@@ -423,11 +289,15 @@ cdef class StepRunner:
         self._advance(x, h, c)
 
     def fast_step(self, x, state):
-        """Layer.step for exactly-right input: returns (y, state) as Layer.step does, or None when x or state
-        would need checking or converting (the layer's slower path then handles them and reports errors)."""
+        """Layer.step for exactly-right input and unchanged parameters: returns (y, state) as Layer.step does, or
+        None when x or state would need checking or converting, or a parameter array was replaced (the layer's
+        slower path then rebuilds, handles them and reports errors)."""
         cdef cnp.ndarray h, c = None
         if not self._is_exact(x, 0, self.B, self.n_in) or not all_finite(x):
             return None
+        for cell in self.cells:
+            if not (<Cell>cell).is_current(self.params):
+                return None
         if self.lstm:
             if type(state) is not tuple or len(state) != 2:
                 return None
@@ -462,36 +332,18 @@ cdef class StepRunner:
         return cnp.PyArray_NewCopy(<cnp.ndarray>a, cnp.NPY_CORDER)
 
     cdef void _advance(self, cnp.ndarray x, cnp.ndarray h, c):
-        if self.typenum == cnp.NPY_FLOAT64:
-            step_stack(<const double *>cnp.PyArray_DATA(x), self.cells, self.B, h, c, self.gates, self.hh, self.r,
-                       self.hn)
-        else:
-            step_stack(<const float *>cnp.PyArray_DATA(x), self.cells, self.B, h, c, self.gates, self.hh, self.r,
-                       self.hn)
-
-
-cdef void step_stack(const floating *inp, list cells, Py_ssize_t B, h, c, gates_a, hh_a, r_a, hn_a):
-    """StepRunner.step's typed half: inp is x's data, typed to select float or double."""
-    cdef Py_ssize_t l
-    cdef Cell cell
-    cdef floating *hp = <floating *>data(h)
-    cdef floating *cp = <floating *>data_or_null(c)
-    cdef floating *gates = <floating *>data(gates_a)
-    cdef floating *hh = <floating *>data(hh_a)
-    cdef floating *r = <floating *>data(r_a)
-    cdef floating *hn = <floating *>data(hn_a)
-    for l in range(len(cells)):
-        cell = <Cell>cells[l]
+        cdef fr_plan plan = fr_plan_step(self.c_cells, self.B, 8 if self.f64 else 4)
+        cdef void *xp = cnp.PyArray_DATA(x)
+        cdef void *hp = cnp.PyArray_DATA(h)
+        cdef void *cp = data_or_null(c)
+        cdef void *wp = data(self.work)
         with nogil:
-            input_projection(&cell.p, inp, B, gates)
-            cell_step(&cell.p, NULL, gates, B, hp, cp, hn, hh, r)
-        inp = hp
-        hp += B * cell.p.P
-        if cp != NULL:
-            cp += B * cell.p.H
-
-
-include "_backward.pxi"
+            if self.f64:
+                fr_step_stack_f64(self.c_cells, self.L, &plan, <const double *>xp, self.B, <double *>hp,
+                                  <double *>cp, <double *>wp)
+            else:
+                fr_step_stack_f32(self.c_cells, self.L, &plan, <const float *>xp, self.B, <float *>hp,
+                                  <float *>cp, <float *>wp)
 
 
 def packed_gemm_nt(cnp.ndarray A, cnp.ndarray W, cnp.ndarray C, bint accumulate):
@@ -506,25 +358,33 @@ def packed_gemm_nt(cnp.ndarray A, cnp.ndarray W, cnp.ndarray C, bint accumulate)
     require(A, "A", dtype, (M, K))
     require(W, "W", dtype, (N, K))
     require(C, "C", dtype, (M, N))
-    packed = pack_matrix(W, 0, N)
+    packed = plain_panels(W, 0, N, False)
     if dtype == np.float64:
         fr_packed_gemm_nt_f64(M, N, K, <const double *>data(A), K, <const double *>data(packed), accumulate,
-                              <double *>data(C), N, 0, fr_packed_panels_f64(N))
+                              <double *>data(C), N, 1)
     else:
         fr_packed_gemm_nt_f32(M, N, K, <const float *>data(A), K, <const float *>data(packed), accumulate,
-                              <float *>data(C), N, 0, fr_packed_panels_f32(N))
+                              <float *>data(C), N, 1)
+
+
+cdef int require(a, str name, dtype, tuple shape) except -1:
+    """The test helpers' argument check: a C-contiguous array of this dtype and shape."""
+    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be a C-contiguous {dtype} array of shape {shape}; got "
+                         f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
+    return 0
 
 
 def all_finite(cnp.ndarray a):
     """True when every value of the C-contiguous float32/float64 array a is finite."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
-    cdef void *data = cnp.PyArray_DATA(a)
+    cdef void *p = cnp.PyArray_DATA(a)
     cdef int ok
     with nogil:
         if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
-            ok = fr_all_finite_f64(<const double *>data, n)
+            ok = fr_all_finite_f64(<const double *>p, n)
         else:
-            ok = fr_all_finite_f32(<const float *>data, n)
+            ok = fr_all_finite_f32(<const float *>p, n)
     return ok == 1
 
 
@@ -551,7 +411,7 @@ def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
     """C (+)= A W^T by fr_small_gemm_nt (csrc/small_gemm.inc), W read in torch's layout; for tests and bench.
 
     A [M, K] IN, W [N, K] IN, C [M, N] OUT (INOUT when accumulate): 2-D, C-contiguous, one dtype (float32 or
-    float64). nthreads >= 1: fr_small_gemm_nt_mt with up to that many threads; nthreads <= 0: fr_small_gemm_nt_auto.
+    float64). nthreads >= 1: up to that many threads; nthreads <= 0: as many as the plan (csrc/plan.c) gives.
     """
     cdef Py_ssize_t M, N, K
     cdef void *a
@@ -571,14 +431,16 @@ def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
         raise ValueError("C must be writeable")
     a, w, c = cnp.PyArray_DATA(A), cnp.PyArray_DATA(W), cnp.PyArray_DATA(C)
     f64 = C.dtype == np.float64
+    if nthreads < 0:
+        nthreads = 0
     with nogil:
-        if f64 and nthreads >= 1:
-            fr_small_gemm_nt_mt_f64(M, N, K, <const double *>a, K, <const double *>w, K, accumulate, <double *>c, N,
-                                    nthreads)
-        elif f64:
-            fr_small_gemm_nt_auto_f64(M, N, K, <const double *>a, K, <const double *>w, K, accumulate, <double *>c, N)
-        elif nthreads >= 1:
-            fr_small_gemm_nt_mt_f32(M, N, K, <const float *>a, K, <const float *>w, K, accumulate, <float *>c, N,
-                                    nthreads)
+        if f64:
+            fr_small_gemm_nt_f64(M, N, K, <const double *>a, K, <const double *>w, K, accumulate, <double *>c, N,
+                                 nthreads)
         else:
-            fr_small_gemm_nt_auto_f32(M, N, K, <const float *>a, K, <const float *>w, K, accumulate, <float *>c, N)
+            fr_small_gemm_nt_f32(M, N, K, <const float *>a, K, <const float *>w, K, accumulate, <float *>c, N,
+                                 nthreads)
+
+
+# ------------------------------------------------ large products and ISA choice (csrc/gemm.h)
+include "_gemm.pxi"

@@ -38,7 +38,13 @@ def to_numpy(value, name, dtype=None):
 
 
 def as_dtype(dtype):
-    """The layer dtype: float32 or float64."""
+    """The layer dtype: float32 or float64, given as a NumPy dtype, its name, or torch.float32/torch.float64
+    (torch's constructor arguments); None is torch's default, float32."""
+    if dtype is None:
+        return FLOAT_DTYPES[0]
+    torch_name = str(dtype)
+    if torch_name.startswith("torch."):
+        dtype = torch_name[len("torch."):]
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -124,6 +130,21 @@ def as_positive_int(value, name, minimum=1):
     if number < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {number}")
     return number
+
+
+def check_device(device):
+    """torch's `device` argument: fastrnn computes on the CPU, so None or "cpu" (a torch.device too)."""
+    if device is not None and str(device) != "cpu":
+        raise ValueError(f"device must be None or 'cpu' (fastrnn runs on the CPU); got {device!r}")
+
+
+def as_probability(value, name):
+    """A float in [0, 1), e.g. a dropout probability."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number in [0, 1); got {type(value).__name__}")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1); got {value}")
+    return float(value)
 
 
 def check_choice(value, name, choices):

@@ -1,6 +1,6 @@
 """The benchmark grid: fastrnn against naive NumPy, torch CPU and ONNX Runtime, float32, one process.
 
-    python -m fastrnn bench [--repeat N] [--configs NAME ...] [--chart PATH] [--threads N]
+    python -m fastrnn bench [--repeat N] [--configs NAME ...] [--chart PATH] [--threads N] [--skip SECTION ...]
 
 Contenders, all computing the same layer with the same weights (those of `fastrnn.LSTM/GRU(..., seed=0)`):
   fastrnn  layer(x), or layer.step(x_t, state) for the streaming config, or for the training configs
@@ -15,6 +15,13 @@ TARGET_SECONDS; the report gives medians, the time ratios to fastrnn, the BLAS a
 that every contender's output agrees with naive NumPy within TOLERANCE (training configs: dL/dx agrees with
 torch autograd's; naive NumPy and ONNX Runtime have no backward and show n/a). With matplotlib installed it also draws
 the ratios as a bar chart (PNG).
+
+The roofline (fastrnn/_bench_roofline.py): the report starts with the CPU, the vector width fastrnn's products
+use, this machine's measured sgemm peak (NumPy's float32 2048^3) and the load; per config it gives fastrnn's
+GFLOP/s (matrix-product FLOPs over its time), that as a share of the peak, and the best peer's time. Two more
+sections (skip with --skip): "products", the large products on their own (input projections, weight and input
+gradients) by fastrnn's choice, its packed kernel and OpenBLAS; "paced", streaming steps paced one per
+millisecond (LSTM B1, p50 and p99 of fastrnn and ONNX Runtime).
 
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, make OpenBLAS pick slower kernels; the benchmark measures
 BLAS at full speed, so `main` then re-executes itself once without them (the environment variable
@@ -37,10 +44,12 @@ import warnings
 
 import numpy as np
 
+from . import _bench_roofline as roofline
 from . import reference
 
 CONTENDERS = ("fastrnn", "numpy", "torch", "ort")
-RATIOS = ("torch", "numpy", "ort")   # reported as their time / fastrnn's time
+RATIOS = ("torch", "numpy", "ort")   # peers: their time / fastrnn's time
+SECTIONS = ("products", "paced")     # optional report sections (--skip)
 TARGET_SECONDS = 0.075      # one timed sample: an inner loop of about this long
 SETTLE_SECONDS = 0.1        # pause before each sample: the previous contender's idle threads stop spinning
 TOLERANCE = 1e-3            # max |out - naive NumPy out| <= TOLERANCE * max(1, max |naive NumPy out|)
@@ -291,8 +300,14 @@ def measure(runners, repeat):
 def environment_info():
     """BLAS libraries and thread counts of the contenders (the report's header, pytest-benchmark's extra_info)."""
     import fastrnn
+    from fastrnn import _kernels
     from fastrnn._blas import blas_config
-    info = {"cpus": os.cpu_count(), "fastrnn_threads": fastrnn.get_num_threads(), "fastrnn_blas": blas_config(),
+    cpu = _kernels.cpu_info()
+    isa, reason = _kernels.isa()
+    info = {"cpu": f"{cpu['brand']} (family {cpu['family']}, model {cpu['model']})",
+            "fastrnn_isa": f"{isa} (by {reason}; supported: "
+                           f"{', '.join(n for n in _kernels.isa_names() if _kernels.isa_supported(n))})",
+            "cpus": os.cpu_count(), "fastrnn_threads": fastrnn.get_num_threads(), "fastrnn_blas": blas_config(),
             "numpy_blas": _numpy_blas(),
             "numpy_threads": os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default"),
             "load_average_1min": round(os.getloadavg()[0], 2)}   # other processes on the cores skew timings
@@ -329,19 +344,77 @@ def ratios(times):
     return {name: times[name] / times["fastrnn"] for name in RATIOS if times.get(name) is not None}
 
 
-def format_table(results):
-    """results {config name: {contender: seconds or None}} -> the report table (text)."""
-    header = ["config", *CONTENDERS, *(f"{name}/fastrnn" for name in RATIOS)]
-    rows = []
-    for name, times in results.items():
-        ratio = ratios(times)
-        rows.append([name, *(format_seconds(times.get(c)) for c in CONTENDERS),
-                     *(f"{ratio[c]:.2f}x" if c in ratio else "n/a" for c in RATIOS)])
+def best_peer(times):
+    """(name, seconds) of the fastest contender other than fastrnn, or None when none ran."""
+    peers = [(times[name], name) for name in RATIOS if times.get(name) is not None]
+    return None if not peers else min(peers)[::-1]
+
+
+def format_rows(header, rows):
+    """A text table: the first column left-aligned, the others right-aligned, a rule under the header."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in [header, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_table(results, peak=None):
+    """results {config name: {contender: seconds or None}} -> the report table (text); peak: the sgemm peak
+    in GFLOP/s for the % column (None: n/a)."""
+    header = ["config", *CONTENDERS, "GFLOP/s", "% peak", "best peer", "peer/fastrnn"]
+    rows = []
+    for name, times in results.items():
+        gflops = roofline.config_flops(CONFIGS[name]) / times["fastrnn"] / 1e9 if times.get("fastrnn") else None
+        peer = best_peer(times)
+        rows.append([name, *(format_seconds(times.get(c)) for c in CONTENDERS),
+                     "n/a" if gflops is None else f"{gflops:.3g}",
+                     "n/a" if gflops is None or not peak else f"{100 * gflops / peak:.0f}%",
+                     "n/a" if peer is None else f"{peer[0]} {format_seconds(peer[1])}",
+                     "n/a" if peer is None or not times.get("fastrnn") else f"{peer[1] / times['fastrnn']:.2f}x"])
+    return format_rows(header, rows)
+
+
+def format_products(results, peak):
+    """The large-products section: GFLOP/s of fastrnn's choice, its packed kernel and OpenBLAS per product."""
+    header = ["product (float32)", "M x N x K", "op", *(f"{e} GFLOP/s" for e in roofline.ENGINES), "% peak",
+              "blas/own"]
+    rows = []
+    for product in roofline.PRODUCTS:
+        times = results[product.name]
+        rate = {engine: product.flops / times[engine] / 1e9 for engine in roofline.ENGINES}
+        rows.append([product.name, f"{product.M} x {product.N} x {product.K}",
+                     ("T" if product.trans_a else "N") + ("T" if product.trans_b else "N"),
+                     *(f"{rate[engine]:.0f}" for engine in roofline.ENGINES),
+                     f"{100 * rate['auto'] / peak:.0f}%" if peak else "n/a",
+                     f"{times['blas'] / times['own']:.2f}x"])
+    return format_rows(header, rows)
+
+
+def paced_config(hidden):
+    """The streaming config of the paced rows: LSTM B1, input size = hidden size."""
+    return Config(f"lstm_step_B1_H{hidden}", "LSTM", 1, 1, hidden, hidden, streaming=True)
+
+
+def run_paced(threads=None):
+    """{H: {contender: (p50, p99) seconds}} for fastrnn and ONNX Runtime (where installed) at PACED_HIDDEN."""
+    results = {}
+    for hidden in roofline.PACED_HIDDEN:
+        config = paced_config(hidden)
+        steppers = {name: runner(name, config, threads) for name in ("fastrnn", "ort")}
+        results[hidden] = roofline.paced_latencies({k: v for k, v in steppers.items() if v is not None})
+    return results
+
+
+def format_paced(results):
+    header = ["paced step, 1 per ms", "fastrnn p50", "p99", "ort p50", "p99", "ort/fastrnn p50"]
+    rows = []
+    for hidden, times in results.items():
+        ours, ort = times.get("fastrnn"), times.get("ort")
+        rows.append([f"lstm_step_B1_H{hidden}", *(format_seconds(v) for v in ours),
+                     *(("n/a", "n/a") if ort is None else (format_seconds(v) for v in ort)),
+                     "n/a" if ort is None else f"{ort[0] / ours[0]:.2f}x"])
+    return format_rows(header, rows)
 
 
 def draw_chart(results, path):
@@ -388,6 +461,8 @@ def parse_args(argv):
                                                       "when matplotlib is installed)")
     parser.add_argument("--threads", type=int, default=None, help="threads of fastrnn, torch and ONNX Runtime "
                                                                   "(default: each library's own)")
+    parser.add_argument("--skip", nargs="+", choices=SECTIONS, default=[], metavar="SECTION",
+                        help=f"report sections to leave out: {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
     if args.repeat < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--repeat and --threads must be >= 1")
@@ -421,13 +496,27 @@ def main(argv=None):
         _set_threads(args.threads)
     for key, value in environment_info().items():
         print(f"{key}: {value}")
+    peak = roofline.sgemm_peak()
+    print(f"sgemm peak: {peak:.0f} GFLOP/s (NumPy float32 {roofline.PEAK_SIZE}^3, its default threads, median)")
+    print(roofline.load_note())
     results, mismatches = {}, []
     for name in args.configs:
         results[name], config_mismatches = run_config(CONFIGS[name], args.repeat, args.threads)
         mismatches += config_mismatches
         print(f"  {name}: done", file=sys.stderr, flush=True)
-    print(f"\nmedian time per call over {args.repeat} round-robin rounds (ratios: time / fastrnn time)")
-    print(format_table(results))
+    print(f"\nmedian time per call over {args.repeat} round-robin rounds; GFLOP/s: matrix-product FLOPs / fastrnn's "
+          "time;\n% peak: of the sgemm peak above; peer/fastrnn: the best peer's time / fastrnn's")
+    print(format_table(results, peak))
+    if "products" not in args.skip:
+        products, products_peak = roofline.time_products(args.repeat)
+        print(f"\nlarge products, fastrnn's threads (auto: the layers' choice, own: packed kernel, blas: OpenBLAS); "
+              f"% of {products_peak:.0f} GFLOP/s,\nthe sgemm peak timed in the same rounds")
+        print(format_products(products, products_peak))
+    if "paced" not in args.skip:
+        print(f"\nstreaming steps paced one per {roofline.PACED_PERIOD * 1e3:g} ms, "
+              f"{roofline.PACED_STEPS} each, interleaved")
+        print(format_paced(run_paced(args.threads)))
+    print(roofline.load_note())
     if not _installed("matplotlib"):
         print("chart: n/a (pip install matplotlib)")
     else:

@@ -14,11 +14,12 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
         linear_before_reset=False (Cho):   n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
         h' = (1 - z) n + z h
 """
+import os
 import threading
 from typing import Any, Generic, Mapping, Optional, Tuple, Type, TypeVar
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _kernels
 from . import _validation as v
@@ -28,9 +29,20 @@ from ._training import Trainable, take_rows
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 # rng value of the from_* constructors: no random init, every parameter is loaded right after (strict)
 _NO_INIT = object()
-# The state a layer takes and returns: h (L*D, B, P) for RNN and GRU, the pair (h, c) for LSTM
+# Attributes that fix the parameter shapes and kernels: set once by the constructor, never reassigned.
+_FIXED_ATTRIBUTES = frozenset({"input_size", "hidden_size", "num_layers", "proj_size", "bias", "bidirectional",
+                               "peephole", "nonlinearity", "linear_before_reset", "dtype", "params", "grads"})
+# Attributes a user may reassign after construction, each with its check.
+_CHECKED_ATTRIBUTES = {
+    "batch_first": bool,
+    "merge_mode": lambda value: v.check_choice(value, "merge_mode", v.MERGE_MODES),
+    "dropout": lambda value: v.as_probability(value, "dropout"),
+}
+# The state a layer returns: h (L*D, B, P) for RNN and GRU, the pair (h, c) for LSTM (each class fixes it)
 State = TypeVar("State")
 Layer = TypeVar("Layer", bound="_RecurrentLayer[Any]")
+# Bytes a NumPy array costs beyond its data (object header, dict slot): counted when sizing a layer up front.
+_ARRAY_OVERHEAD_BYTES = 128
 
 
 class _RecurrentLayer(Module, Trainable, Generic[State]):
@@ -38,9 +50,10 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
 
     _mode = None  # "RNN", "LSTM" or "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                 *, proj_size=0, peephole=False, nonlinearity="tanh", linear_before_reset=True, dropout=0.0,
+    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                 dtype, merge_mode, *, proj_size=0, peephole=False, nonlinearity="tanh", linear_before_reset=True,
                  seed=None, rng=None):
+        v.check_device(device)
         self.input_size = v.as_positive_int(input_size, "input_size")
         self.hidden_size = v.as_positive_int(hidden_size, "hidden_size")
         self.num_layers = v.as_positive_int(num_layers, "num_layers")
@@ -56,22 +69,50 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         self.linear_before_reset = bool(linear_before_reset)
         self.merge_mode = v.check_choice(merge_mode, "merge_mode", v.MERGE_MODES)
         self.dtype = v.as_dtype(dtype)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1); got {dropout}")
-        self.dropout = float(dropout)
+        self.dropout = dropout
+        self._check_size()
         rng = np.random.default_rng(seed) if rng is None else rng
         super().__init__(self._init_params(rng))
         self._dropout_rng = np.random.default_rng(seed) if rng is _NO_INIT else rng
         self._cells = self._build_cells()
         self._local = threading.local()
+        self._grad_lock = threading.Lock()
+
+    def __setattr__(self, name, value):
+        if name in _FIXED_ATTRIBUTES and name in self.__dict__:
+            raise AttributeError(f"{name} is fixed once the layer is built (it sets the parameter shapes and "
+                                 f"kernels); build a new {type(self).__name__} instead")
+        check = _CHECKED_ATTRIBUTES.get(name)
+        super().__setattr__(name, value if check is None else check(value))
+
+    def __delattr__(self, name):
+        if name in _FIXED_ATTRIBUTES or name in _CHECKED_ATTRIBUTES:
+            raise AttributeError(f"{name} cannot be deleted from a {type(self).__name__}")
+        super().__delattr__(name)
+
+    def _check_size(self):
+        """Refuse, before allocating anything, a layer whose parameters cannot fit in this machine's memory."""
+        G, H, P, D = _GATES[self._mode] * self.hidden_size, self.hidden_size, self.output_size, self.num_directions
+        per_direction = G * P + (2 * G if self.bias else 0) + (P * H if self.proj_size else 0) + \
+            (3 * H if self.peephole else 0)
+        values = D * (G * self.input_size + per_direction) + \
+            (self.num_layers - 1) * D * (G * D * P + per_direction)
+        arrays = self.num_layers * D * (2 + 2 * self.bias + bool(self.proj_size) + self.peephole)
+        needed = values * self.dtype.itemsize + arrays * _ARRAY_OVERHEAD_BYTES
+        available = _physical_memory_bytes()
+        if needed > available:
+            raise ValueError(f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers="
+                             f"{self.num_layers}) needs {values:,} parameters in {arrays:,} arrays, about "
+                             f"{needed / 2**30:,.1f} GiB, more than this machine's {available / 2**30:.1f} GiB "
+                             f"of memory")
 
     # ----------------------------------------------------------------------------------------------- config
     @property
-    def num_directions(self):
+    def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         """P: the size of h (proj_size when projecting, else hidden_size)."""
         return self.proj_size or self.hidden_size
 
@@ -112,14 +153,39 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
                 for name, shape in self._param_shapes().items()}
 
     def _build_cells(self):
-        """One _kernels.Cell per (layer, direction), in the order of h_n's first axis."""
-        p = self.params
+        """One _kernels.Cell per (layer, direction), in the order of h_n's first axis, on the current params.
+
+        Every parameter array must be a C-contiguous array of the layer's dtype and of its shape: anything else
+        (an array replaced by one of another shape or dtype, a reshaped or resized one) raises ValueError naming it.
+        """
+        shapes = self._param_shapes()
+        for name, shape in shapes.items():
+            a = self.params.get(name)
+            if not (isinstance(a, np.ndarray) and a.shape == shape and a.dtype == self.dtype
+                    and a.flags.c_contiguous):
+                got = "missing" if a is None else f"{getattr(a, 'dtype', type(a).__name__)} " \
+                    f"{getattr(a, 'shape', '')}"
+                raise ValueError(f"params[{name!r}] must be a C-contiguous {self.dtype} array of shape {shape}; "
+                                 f"got {got}")
         cells = []
         for layer in range(self.num_layers):
             for sfx in self._suffixes(layer):
-                cells.append(_kernels.Cell(
-                    self._kernel_mode(), p[f"weight_ih{sfx}"], p[f"weight_hh{sfx}"], p.get(f"bias_ih{sfx}"),
-                    p.get(f"bias_hh{sfx}"), p.get(f"weight_hr{sfx}"), p.get(f"weight_peephole{sfx}")))
+                names = tuple(name + sfx if name + sfx in shapes else None for name in
+                              ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_peephole"))
+                cells.append(_kernels.Cell(self._kernel_mode(), self.params, names))
+        return cells
+
+    def _current_cells(self):
+        """The cells, rebuilt (and the streaming runners dropped) when a parameter array was replaced, moved or
+        reshaped since they were built. In-place changes of values need nothing: the kernels read the arrays
+        themselves, and packed copies check a fingerprint of their source on every call."""
+        cells = self._cells
+        params = self.params
+        for cell in cells:
+            if not cell.is_current(params):
+                self._cells = cells = self._build_cells()
+                self._local = threading.local()
+                break
         return cells
 
     # ------------------------------------------------------------------------------------------- parameters
@@ -162,8 +228,8 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         return layer
 
     # -------------------------------------------------------------------------------------------- forward
-    def __call__(self, x: npt.ArrayLike, hx: Optional[State] = None,
-                 lengths: Optional[npt.ArrayLike] = None) -> Tuple[np.ndarray, State]:
+    def __call__(self, x: ArrayLike, hx: Optional[Any] = None,
+                 lengths: Optional[ArrayLike] = None) -> Tuple[NDArray[Any], State]:
         """Run the whole sequence. See the class docstring for shapes; returns (out, state)."""
         x, unbatched = v.as_input(x, self.dtype, self.input_size, self.batch_first)
         T, B, _ = x.shape
@@ -202,17 +268,15 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
             batch_sizes = B - np.cumsum(np.bincount(lengths, minlength=T + 1))[:T]
             x, h, c = take_rows(order, x, h, c)
         layer_input = x
-        pack = B > 0   # per-step products from W_hh packed once per call (csrc/packed_gemm.inc), not BLAS
+        cells = self._current_cells()
         for layer in range(self.num_layers):
             if tape is not None:
                 layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             for d in range(D):
                 k = layer * D + d
-                cell = self._cells[k]
-                _kernels.forward_direction(cell, layer_input, h[k], None if c is None else c[k], batch_sizes, d == 1,
-                                           out, d * P, None if tape is None else tape.cells[k],
-                                           _kernels.PackedCell(cell) if pack else None)
+                _kernels.forward_direction(cells[k], layer_input, h[k], None if c is None else c[k], batch_sizes,
+                                           d == 1, out, d * P, None if tape is None else tape.cells[k])
             layer_input = out
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)
@@ -242,11 +306,12 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         return out, (h if c is None else (h, c))
 
     # ------------------------------------------------------------------------------------------ streaming
-    def step(self, x_t: npt.ArrayLike, state: Optional[State] = None) -> Tuple[np.ndarray, State]:
+    def step(self, x_t: ArrayLike, state: Optional[Any] = None) -> Tuple[NDArray[Any], State]:
         """One time step: x_t (B, I) -> (y_t (B, P), state), state as the call's (h (L, B, P), c (L, B, H)).
 
         Continues exactly where `state` left off (chunked == whole). Unidirectional layers only. The returned
-        state is new; the one passed in is not modified. x_t may also be one unbatched row (I,).
+        state is new; the one passed in is not modified. x_t may also be one unbatched row (I,): then y_t is (P,)
+        and the state (h (L, P), c (L, H)), which the next unbatched step takes back.
         """
         runners = self._local.__dict__.get("runners")
         if runners and state is not None and type(x_t) is np.ndarray and x_t.ndim == 2:
@@ -262,11 +327,13 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
             raise ValueError("step() advances one time step forward; a bidirectional layer needs the whole "
                              "sequence: call the layer on it instead")
         x = self._step_input(x_t)
+        self._current_cells()
         B = x.shape[0]
-        h, c = self._initial_state(state, B, False)
+        unbatched = np.ndim(x_t) == 1   # one row (I,): states are (L, P) and (L, H), as this returns them
+        h, c = self._initial_state(state, B, unbatched)
         self._runner(B).step(x, h, c)
         y = h[-1].copy()
-        if np.ndim(x_t) == 1:
+        if unbatched:
             return y[0], (h[:, 0] if c is None else (h[:, 0], c[:, 0]))
         return y, (h if c is None else (h, c))
 
@@ -284,19 +351,25 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         runners = self._local.__dict__.setdefault("runners", {})
         runner = runners.get(batch)
         if runner is None:
-            runner = runners[batch] = _kernels.StepRunner(self._cells, batch)
+            runner = runners[batch] = _kernels.StepRunner(self._current_cells(), batch, self.params)
         return runner
 
     def __getstate__(self):
-        """Pickle support: configuration, parameters, gradients and RNG; kernels' views are rebuilt on load."""
+        """Pickle support: configuration, parameters, non-zero gradients and RNG; kernels' views are rebuilt on
+        load, and gradients left out are zeros again."""
         state = dict(self.__dict__)
-        del state["_cells"], state["_local"]
+        del state["_cells"], state["_local"], state["_grad_lock"]
+        state["grads"] = {name: g for name, g in self.grads.items() if g.any()}
         return state
 
     def __setstate__(self, state):
+        grads = state.pop("grads")
         self.__dict__.update(state)
+        self.__dict__["grads"] = {name: grads[name] if name in grads else np.zeros(p.shape, p.dtype)
+                                  for name, p in self.params.items()}
         self._cells = self._build_cells()
         self._local = threading.local()
+        self._grad_lock = threading.Lock()
 
     def __repr__(self):
         extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in self._repr_options()
@@ -308,7 +381,15 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
                 ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
 
 
-class RNN(_RecurrentLayer[np.ndarray]):
+def _physical_memory_bytes():
+    """This machine's physical memory (a generous bound where the platform cannot say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 40
+
+
+class RNN(_RecurrentLayer[NDArray[Any]]):
     """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh) with act = tanh or relu (torch.nn.RNN).
 
     x (T, B, I), or (B, T, I) with batch_first; hx h0 (L*D, B, H) or None.
@@ -318,16 +399,18 @@ class RNN(_RecurrentLayer[np.ndarray]):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 bidirectional=False, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None, rng=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                         nonlinearity=nonlinearity, dropout=dropout, seed=seed, rng=rng)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, merge_mode: str = "concat",
+                 seed: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, merge_mode, nonlinearity=nonlinearity, seed=seed, rng=rng)
 
     def _repr_options(self):
         return super()._repr_options() + [("nonlinearity", "tanh")]
 
 
-class LSTM(_RecurrentLayer[Tuple[np.ndarray, np.ndarray]]):
+class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
     """LSTM (torch.nn.LSTM), with optional projection (proj_size) and diagonal peepholes (peephole=True).
 
     Gate rows [i, f, g, o]; see the module docstring for the formulas. x (T, B, I), or (B, T, I) with
@@ -337,27 +420,32 @@ class LSTM(_RecurrentLayer[Tuple[np.ndarray, np.ndarray]]):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, bidirectional=False,
-                 proj_size=0, peephole=False, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None,
-                 rng=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                         proj_size=proj_size, peephole=peephole, dropout=dropout, seed=seed, rng=rng)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, peephole: bool = False,
+                 merge_mode: str = "concat", seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, merge_mode, proj_size=proj_size, peephole=peephole, seed=seed, rng=rng)
 
     def _repr_options(self):
         return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, **options: Any) -> Layer:
         """A one-layer LSTM computing what keras.layers.LSTM computes with these weights (gates i, f, c, o;
-        kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None). Default activations only."""
+        kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,) or None), or with those of a built Keras LSTM
+        layer passed alone: from_keras(keras_layer). Batch-first like Keras (batch_first=False to change).
+        Default activations only."""
         from .io.keras import lstm_from_keras
         kwargs, weights = lstm_from_keras(kernel, recurrent_kernel, bias)
-        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
+        layer = cls(**{"batch_first": True, **kwargs, "rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer
 
 
-class GRU(_RecurrentLayer[np.ndarray]):
+class GRU(_RecurrentLayer[NDArray[Any]]):
     """GRU (torch.nn.GRU with linear_before_reset=True; Cho et al.'s reset-before formula with False).
 
     Gate rows [r, z, n]; h' = (1 - z) n + z h. Shapes as RNN.
@@ -365,22 +453,28 @@ class GRU(_RecurrentLayer[np.ndarray]):
 
     _mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, bidirectional=False,
-                 linear_before_reset=True, dtype=np.float32, merge_mode="concat", *, dropout=0.0, seed=None,
-                 rng=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, merge_mode,
-                         linear_before_reset=linear_before_reset, dropout=dropout, seed=seed, rng=rng)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Optional[Any] = None, dtype: DTypeLike = np.float32, *, linear_before_reset: bool = True,
+                 merge_mode: str = "concat", seed: Optional[int] = None,
+                 rng: Optional[np.random.Generator] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device,
+                         dtype, merge_mode, linear_before_reset=linear_before_reset, seed=seed, rng=rng)
 
     def _repr_options(self):
         return super()._repr_options() + [("linear_before_reset", True)]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent_kernel, bias=None, reset_after=True, **options):
+    def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
+                   bias: Optional[ArrayLike] = None, reset_after: Optional[bool] = None,
+                   **options: Any) -> Layer:
         """A one-layer GRU computing what keras.layers.GRU computes with these weights (gates z, r, h;
-        kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None).
-        reset_after=True is torch's linear_before_reset formula, False Cho et al.'s reset-before one."""
+        kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) when reset_after else (3H,), or None), or with
+        those of a built Keras GRU layer passed alone: from_keras(keras_layer) (its reset_after is used).
+        reset_after=True (the default for arrays) is torch's linear_before_reset formula, False Cho et al.'s
+        reset-before one. Batch-first like Keras (batch_first=False to change)."""
         from .io.keras import gru_from_keras
         kwargs, weights = gru_from_keras(kernel, recurrent_kernel, bias, reset_after=reset_after)
-        layer = cls(**kwargs, **{"rng": _NO_INIT, **options})
+        layer = cls(**{"batch_first": True, **kwargs, "rng": _NO_INIT, **options})
         layer.load_state_dict(weights)
         return layer

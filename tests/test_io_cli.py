@@ -120,6 +120,38 @@ def test_convert_of_a_file_without_tensors(tmp_path, capsys):
     assert "holds no tensors" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("how", ["same path", "relative path", "symlink to input", "hard link",
+                                 "input is a symlink to the output"])
+def test_convert_refuses_to_replace_its_input(tmp_path, capsys, monkeypatch, how):
+    source = tmp_path / "model.pt"
+    fastrnn.save(source, {"w": np.arange(3, dtype=np.float32)})
+    before = source.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    src, dst = str(source), str(source)
+    if how == "relative path":
+        (tmp_path / "sub").mkdir()
+        dst = os.path.join("sub", "..", "model.pt")
+    elif how == "symlink to input":
+        os.symlink(source, tmp_path / "link.pt")
+        dst = str(tmp_path / "link.pt")
+    elif how == "hard link":
+        os.link(source, tmp_path / "hard.pt")
+        dst = str(tmp_path / "hard.pt")
+    elif how == "input is a symlink to the output":
+        os.symlink(source, tmp_path / "link.pt")
+        src = str(tmp_path / "link.pt")
+    assert cli.convert_main(src, dst) == 2
+    assert "would replace the input" in capsys.readouterr().err
+    assert source.read_bytes() == before
+
+
+def test_convert_beside_its_input_still_works(tmp_path, capsys):
+    source = tmp_path / "model.pt"
+    fastrnn.save(source, {"w": np.arange(3, dtype=np.float32)})
+    assert cli.convert_main(str(source), str(tmp_path / "model.npz")) == 0
+    np.testing.assert_array_equal(fastrnn.load(tmp_path / "model.npz")["w"], np.arange(3))
+
+
 def _run(*args, cwd):
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastrnn.__file__)))
     env = dict(os.environ, PYTHONPATH=package_parent)

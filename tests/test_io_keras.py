@@ -183,3 +183,75 @@ def test_gru_against_keras(keras, data, reset_after, use_bias):
     our_out, our_h = ours(data["x"].astype(np.float32))
     assert_close(our_out, out, RTOL[np.float32], "out")
     assert_close(our_h[0], h, RTOL[np.float32], "h")
+
+
+# ------------------------------------------------------------------ defaults and Keras layer objects
+def test_from_keras_is_batch_first_by_default(data):
+    """Keras' input is (B, T, I): the default must read it so (issue: outputs were 0.32 off with no error)."""
+    kernel, recurrent, bias = data["lstm"]
+    layer = fastrnn.LSTM.from_keras(kernel, recurrent, bias, dtype=np.float64)
+    assert layer.batch_first
+    out, _ = layer(data["x"])
+    assert_close(out, keras_lstm(data["x"], kernel, recurrent, bias)[0], RTOL[np.float64], "out")
+    gru = fastrnn.GRU.from_keras(*data["gru"], data["gru_bias_after"], dtype=np.float64)
+    assert gru.batch_first and gru.linear_before_reset
+    assert not fastrnn.GRU.from_keras(*data["gru"], batch_first=False).batch_first
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_lstm_from_a_keras_layer_object(keras, data, use_bias):
+    layer = keras.layers.LSTM(data["H"], return_sequences=True, return_state=True, use_bias=use_bias)
+    layer.build((None, None, data["I"]))
+    rng = np.random.default_rng(5)
+    layer.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+    out, h, c = _run_keras(keras, layer, data["x"])
+    ours = fastrnn.LSTM.from_keras(layer)
+    assert ours.batch_first and ours.bias == use_bias
+    our_out, (our_h, our_c) = ours(data["x"].astype(np.float32))
+    assert_close(our_out, out, RTOL[np.float32], "out")
+    assert_close(our_h[0], h, RTOL[np.float32], "h")
+    assert_close(our_c[0], c, RTOL[np.float32], "c")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_from_a_keras_layer_object(keras, data, reset_after):
+    layer = keras.layers.GRU(data["H"], return_sequences=True, return_state=True, reset_after=reset_after)
+    layer.build((None, None, data["I"]))
+    rng = np.random.default_rng(6)
+    layer.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+    out, h = _run_keras(keras, layer, data["x"])
+    ours = fastrnn.GRU.from_keras(layer)
+    assert ours.linear_before_reset == reset_after
+    our_out, our_h = ours(data["x"].astype(np.float32))
+    assert_close(our_out, out, RTOL[np.float32], "out")
+    assert_close(our_h[0], h, RTOL[np.float32], "h")
+
+
+@pytest.mark.parametrize("make, call, error, match", [
+    (lambda k: k.layers.LSTM(4, activation="relu"), fastrnn.LSTM.from_keras, ValueError, "activation='relu'"),
+    (lambda k: k.layers.LSTM(4, recurrent_activation="hard_sigmoid"), fastrnn.LSTM.from_keras, ValueError,
+     "recurrent_activation='hard_sigmoid'"),
+    (lambda k: k.layers.LSTM(4, go_backwards=True), fastrnn.LSTM.from_keras, ValueError, "go_backwards"),
+    (lambda k: k.layers.GRU(4), fastrnn.LSTM.from_keras, TypeError, "needs a keras.layers.LSTM"),
+    (lambda k: k.layers.GRU(4, reset_after=False),
+     lambda layer: fastrnn.GRU.from_keras(layer, reset_after=True), ValueError, "contradicts"),
+    (lambda k: k.layers.LSTM(4), lambda layer: fastrnn.LSTM.from_keras(layer, np.zeros((4, 16))), TypeError,
+     "either a keras.layers.LSTM alone or its arrays"),
+])
+def test_keras_layer_objects_that_cannot_be_represented(keras, make, call, error, match):
+    layer = make(keras)
+    layer.build((None, None, 3))
+    with pytest.raises(error, match=match):
+        call(layer)
+
+
+def test_unbuilt_keras_layer(keras):
+    with pytest.raises(ValueError, match="no weights yet"):
+        fastrnn.LSTM.from_keras(keras.layers.LSTM(4))
+
+
+def test_missing_recurrent_kernel(data):
+    with pytest.raises(TypeError, match="kernel and recurrent_kernel"):
+        fastrnn.LSTM.from_keras(data["lstm"][0])

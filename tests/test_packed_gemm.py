@@ -34,32 +34,42 @@ def test_packed_gemm_checks_its_arguments():
         _kernels.packed_gemm_nt(a, a, np.zeros((2, 2), np.int32), False)
 
 
-@pytest.mark.parametrize("mode", ["LSTM", "GRU", "GRU_RB", "RNN_TANH"])
-def test_time_loop_same_with_blas_or_packed_products(mode, rng):
-    """forward_direction / backward_direction give the same results from BLAS (packed=None, the streaming
-    path's products) and from the packed weights the layers use."""
+@pytest.mark.parametrize("mode", ["LSTM", "LSTM_PLAIN", "GRU", "GRU_RB", "RNN_TANH", "RNN_RELU"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_time_loop_same_with_every_product_kernel(mode, reverse, rng):
+    """forward_direction / backward_direction give the same results whichever per-step product the plan picks:
+    BLAS on torch's layout (the reference path), the direct small-batch kernel, the packed (fused) step."""
     import fastrnn
     layer = {"LSTM": lambda: fastrnn.LSTM(5, 7, proj_size=3, peephole=True, dtype=np.float64),
+             "LSTM_PLAIN": lambda: fastrnn.LSTM(5, 19, dtype=np.float64),
              "GRU": lambda: fastrnn.GRU(5, 7, dtype=np.float64),
              "GRU_RB": lambda: fastrnn.GRU(5, 7, linear_before_reset=False, dtype=np.float64),
-             "RNN_TANH": lambda: fastrnn.RNN(5, 7, dtype=np.float64)}[mode]()
+             "RNN_TANH": lambda: fastrnn.RNN(5, 7, dtype=np.float64),
+             "RNN_RELU": lambda: fastrnn.RNN(5, 9, nonlinearity="relu", dtype=np.float64)}[mode]()
     cell = layer._cells[0]
     T, B = 6, 9
-    P = layer.output_size
+    H, P = layer.hidden_size, layer.output_size
     x = rng.standard_normal((T, B, 5))
     batch_sizes = np.array([9, 9, 7, 4, 4, 1], np.intp)
     results = []
-    for packed in (None, _kernels.PackedCell(cell)):
-        h, c = np.zeros((B, P)), (np.zeros((B, 7)) if mode == "LSTM" else None)
+    for product in ("blas", "direct", "packed", None):
+        h = rng.standard_normal((B, P)) * 0 + 0.5
+        c = np.full((B, H), 0.25) if mode.startswith("LSTM") else None
         out, tape = np.zeros((T, B, P)), {}
-        _kernels.forward_direction(cell, x, h, c, batch_sizes, False, out, 0, tape, packed)
+        _kernels.forward_direction(cell, x, h, c, batch_sizes, reverse, out, 0, tape, product)
+        inference_out, h2 = np.zeros((T, B, P)), np.full((B, P), 0.5)
+        c2 = None if c is None else np.full((B, H), 0.25)
+        _kernels.forward_direction(cell, x, h2, c2, batch_sizes, reverse, inference_out, 0, None, product)
+        np.testing.assert_allclose(inference_out, out, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(h2, h, rtol=1e-12, atol=1e-12)
         dx, dh = np.zeros_like(x), np.ones((B, P))
         dc = None if c is None else np.ones_like(c)
         grads = {short: np.zeros_like(layer.params[name + "_l0"]) for short, name in GRAD_NAMES.items()
                  if name + "_l0" in layer.params}
-        back = None if packed is None else _kernels.PackedCell(cell, True)
-        _kernels.backward_direction(cell, tape, x, np.ones_like(out), 0, dh, dc, batch_sizes, False, dx, grads,
+        back = "blas" if product in ("blas", "direct") else product
+        _kernels.backward_direction(cell, tape, x, np.ones_like(out), 0, dh, dc, batch_sizes, reverse, dx, grads,
                                     back)
-        results.append([out, h, dx, dh] + list(grads.values()))
-    for blas, packed in zip(*results):
-        np.testing.assert_allclose(packed, blas, rtol=1e-12, atol=1e-12)
+        results.append([out, h, dx, dh] + ([] if c is None else [c, dc]) + list(grads.values()))
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -4,22 +4,27 @@ layer configurations inferred from state-dict keys and shapes.
   load(path)                      the tensors of a torch.save / safetensors / .npz / .npy file as NumPy arrays
   save(path, tensors)             safetensors (or .npz by extension)
   find_recurrent_layers(sd)       every RNN/LSTM/GRU (or cell) in a state dict: prefix, mode, config
+  from_onnx(path)                 the LSTM/GRU/RNN nodes of an ONNX file as layers (needs the onnx package)
   FormatError, UnsafeFileError    malformed/unsupported file; a file that asks to run code (nothing ran)
 
 Modules, one job each: errors; source (bounds-checked, memory-mapped file access); ziparchive (zip members as
 arrays, never extracted); pickle_scan (opcode scan before unpickling); torch_pickle (torch.save zip files: the
 restricted unpickler); torch_legacy (pre-1.6 torch.save files); safetensors_io; npz (.npz/.npy); load (format
 sniffing, load/save); tree (nested checkpoints, array conversion); atomic (write-then-rename); infer
-(config_from_state_dict, find_recurrent_layers); keras (lstm_from_keras, gru_from_keras); cli (fastrnn inspect /
-convert).
+(config_from_state_dict, find_recurrent_layers); keras (lstm_from_keras, gru_from_keras); onnx_import
+(from_onnx) and reversed_layers (layers that run backwards in time, for ONNX reverse nodes); cli (fastrnn
+inspect / convert).
 Importing this package is cheap: the readers are imported on first use. torch is never imported.
 """
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 from .errors import FormatError, UnsafeFileError
+
+if TYPE_CHECKING:
+    from ..layers import GRU, LSTM, RNN
 
 PathLike = Union[str, "os.PathLike[str]"]
 # What load returns: {name: array} (safetensors, .npz), an array (.npy), or the object a torch.save file holds
@@ -27,7 +32,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 # Narrow it before use, e.g. `assert isinstance(sd, dict)`.
 Loaded = Union[Dict[Any, Any], np.ndarray, List[Any], Tuple[Any, ...], str, bytes, int, float, None]
 
-__all__ = ["load", "save", "find_recurrent_layers", "FormatError", "UnsafeFileError"]
+__all__ = ["load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError"]
 
 
 def load(path: PathLike, mmap: bool = True) -> Loaded:
@@ -48,7 +53,8 @@ def load(path: PathLike, mmap: bool = True) -> Loaded:
     return _load(path, mmap=mmap)
 
 
-def save(path: PathLike, tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> None:
+def save(path: PathLike, tensors: Mapping[str, Any],
+         metadata: Optional[Mapping[str, str]] = None) -> None:
     """Write arrays to `path`: safetensors (any extension but ".npz"), or an uncompressed .npz.
 
     tensors: {name: array} of NumPy arrays or torch tensors (bfloat16 saved as float32); nested mappings are
@@ -70,3 +76,21 @@ def find_recurrent_layers(state_dict: Mapping[str, Any]) -> List[Dict[str, Any]]
     """
     from .infer import find_recurrent_layers as _find
     return _find(state_dict)
+
+
+def from_onnx(path: PathLike) -> "Dict[str, Union[LSTM, GRU, RNN]]":
+    """The LSTM, GRU and RNN nodes of an ONNX file as fastrnn layers: {node name: layer}, in graph order.
+
+    Each node becomes a one-layer fastrnn.LSTM / GRU / RNN computing what the node computes (gate orders,
+    biases, peepholes, GRU linear_before_reset 0 or 1, RNN Tanh or Relu; layout 1 gives batch_first=True);
+    a direction="reverse" node gives a layer that runs backwards in time. Each layer has a `direction`
+    attribute ("forward", "reverse" or "bidirectional") and is called like any other: layer(x, hx, lengths)
+    with states (D, B, H) (ONNX's initial_h / initial_c; transpose layout-1 (B, D, H) ones) and lengths =
+    sequence_lens; its output (T, B, D*H) is ONNX's Y (T, D, B, H) with directions merged, its states Y_h, Y_c.
+    Other nodes are skipped, with a warning naming their op types. Needs the onnx package
+    (pip install "fastrnn[onnx]"). Raises FormatError for a file that is not ONNX, for weights the graph
+    computes instead of storing, and for attributes fastrnn does not compute (activations other than the
+    defaults, clip, input_forget), naming the node and the attribute.
+    """
+    from .onnx_import import from_onnx as _from_onnx
+    return _from_onnx(path)

@@ -1,7 +1,8 @@
 """`python -m fastrnn inspect FILE` and `python -m fastrnn convert FILE OUT` (dispatched by fastrnn.__main__).
 
 Exit codes: 0 done; 2 the file cannot be read or is not a weights file fastrnn reads (FormatError,
-UnsafeFileError, OSError: the message on stderr says which); 1 anything else (a bug: the traceback is printed).
+UnsafeFileError, OSError, or ImportError of an optional extra: the message on stderr says which); 1 anything
+else (a bug: the traceback is printed).
 """
 import os
 import sys
@@ -33,7 +34,7 @@ def _short(value, limit=60):
 def _run(job):
     try:
         return job()
-    except (FormatError, UnsafeFileError, OSError) as exc:
+    except (FormatError, UnsafeFileError, OSError, ImportError) as exc:  # ImportError: an optional extra
         return _fail(exc)
     except Exception:  # noqa: BLE001 - a bug: say so with the traceback
         traceback.print_exc()
@@ -49,8 +50,12 @@ def inspect_main(path):
 def _inspect(path):
     from .infer import find_recurrent_layers
     from .load import load_with_format
+    from .onnx_import import looks_like_onnx
     from .tree import flatten
 
+    with open(path, "rb") as f:
+        if looks_like_onnx(f.read(16)):
+            return _inspect_onnx(path)
     obj, fmt, extra = load_with_format(path)
     arrays, others = flatten(obj)
     total = sum(a.nbytes for a in arrays.values())
@@ -88,6 +93,32 @@ def _inspect(path):
     return 0
 
 
+def _inspect_onnx(path):
+    """Print the recurrent nodes of an ONNX file (their configuration and the fastrnn layer each gives) and
+    the op types of the nodes from_onnx skips."""
+    from .onnx_import import read_onnx
+
+    layers, descriptions, skipped = read_onnx(path)
+    print(f"{path}: ONNX model, {len(layers)} recurrent node(s)")
+    for entry in descriptions:
+        config = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("name", "op", "layer") and v is not None)
+        print(f"  {entry['name']}  {entry['op']}  {config}")
+        print(f"      -> {entry['layer']}")
+    if skipped:
+        print("other nodes (not imported): " + ", ".join(f"{op} x{n}" if n > 1 else op for op, n in skipped.items()))
+    if layers:
+        print(f"load: layers = fastrnn.from_onnx({os.fspath(path)!r}); layers[name](x, hx, lengths)")
+    return 0
+
+
+def _same_file(src, dst):
+    """True if writing `dst` would replace `src`: the same path, or a link (symbolic or hard) to the same file."""
+    try:
+        return os.path.samefile(src, dst)
+    except OSError:  # one of them does not exist: different files
+        return False
+
+
 def convert_main(src, dst):
     """Write the tensors of `src` (any format `load` reads) to `dst`: safetensors, or .npz by extension.
     Nested checkpoints are flattened with "."; entries that are not tensors (epoch, learning rates) are left
@@ -99,6 +130,10 @@ def _convert(src, dst):
     from .load import load, save
     from .tree import flatten
 
+    if _same_file(src, dst):
+        print(f"fastrnn: error: {dst} is {src} itself (the same file, through a link or another path); "
+              f"converting would replace the input: choose another output", file=sys.stderr)
+        return 2
     arrays, others = flatten(load(src))
     if not arrays:
         raise FormatError(f"{src}: holds no tensors to convert")

@@ -2,13 +2,15 @@
 
 Read: torch.save files (zip format; legacy pre-1.6 files too), safetensors, .npz, .npy. Recognised and refused
 with a message saying what they are and how to convert: TorchScript archives, plain pickles, HDF5 (Keras .h5),
-Keras 3 .keras archives. Written: safetensors, or .npz when the path ends in ".npz".
+Keras 3 .keras archives, ONNX models (read by fastrnn.from_onnx). Written: safetensors, or .npz when the path
+ends in ".npz".
 """
 import os
 from collections.abc import Mapping
 
 from . import npz, safetensors_io, torch_legacy, torch_pickle
 from .errors import FormatError
+from .onnx_import import looks_like_onnx
 from .source import Source
 from .tree import flatten
 from .ziparchive import ZipArchive
@@ -53,6 +55,9 @@ def _load(source):
     if len(head) >= 265 and head[257:262] == b"ustar":
         raise FormatError(f"{source.name}: a tar archive (torch's oldest, pre-0.4 save format?); load it with "
                           f"that torch and re-save: torch.save(model.state_dict(), path)")
+    if looks_like_onnx(head):
+        raise FormatError(f"{source.name}: an ONNX model, not a weights file: read its LSTM/GRU/RNN nodes with "
+                          f"fastrnn.from_onnx(path)")
     raise FormatError(f"{source.name}: not a weights file fastrnn reads (torch.save zip or legacy, safetensors, "
                       f".npz, .npy); it starts with {head[:16]!r}")
 

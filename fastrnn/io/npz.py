@@ -15,6 +15,8 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import FormatError
+from .source import check_shape
+from .ziparchive import ZIP_ERRORS
 
 NPY_MAGIC = b"\x93NUMPY"
 _HEADER_LIMIT = 1 << 16  # bytes of the header dict (numpy's own default limit is 10000)
@@ -57,6 +59,7 @@ def parse_header(head, what):
         raise FormatError(f"{what}: dtype {dtype} is not read (numbers and booleans only; no pickled objects)")
     if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
         raise FormatError(f"{what}: invalid shape {shape!r}")
+    check_shape(shape, dtype.itemsize, what)
     if not isinstance(fortran, bool):
         raise FormatError(f"{what}: fortran_order must be True or False")
     return dtype, shape, fortran, start + size
@@ -96,16 +99,15 @@ def read_npz(archive):
         with archive.open_member(name, what) as member:
             try:
                 head = member.read(_HEADER_LIMIT + 12)
-            except Exception as exc:  # zlib/zipfile errors of a corrupt member
+            except ZIP_ERRORS as exc:
                 raise FormatError(f"{archive.source.name}: {what}: {exc}") from None
         dtype, shape, fortran, header_length = parse_header(head, what)
         nbytes = math.prod(shape) * dtype.itemsize
         if header_length + nbytes > info.file_size:
             raise FormatError(f"{archive.source.name}: {what} declares shape {shape} of {dtype} ({nbytes} bytes) "
                               f"but holds {info.file_size - header_length} (corrupt or truncated)")
-        data = archive.member_bytes(name, info.file_size, what)
-        flat = np.frombuffer(bytearray(data[header_length:header_length + nbytes]), dtype=dtype)
-        arrays[key] = _shaped(flat, shape, fortran)
+        data = archive.member_array(name, "u1", what, nbytes=header_length + nbytes)
+        arrays[key] = _shaped(data[header_length:].view(dtype), shape, fortran)
     return arrays
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import FormatError
+from .source import check_shape
 
 HEADER_LIMIT = 100 * 1024 * 1024  # the reference implementation's limit on the JSON header
 _DTYPES = {
@@ -24,6 +25,14 @@ _DTYPES = {
     "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?", "C64": "<c8",
 }
 _NAMES = {np.dtype(v): k for k, v in _DTYPES.items() if v != "bfloat16"}
+
+
+def _unique_keys(pairs):
+    """json object hook: a dict, refusing duplicate keys (which would leave a tensor ambiguous)."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return dict(pairs)
 
 
 def looks_like(head, file_size):
@@ -42,8 +51,8 @@ def read(source):
         raise FormatError(f"{name}: safetensors header of {n} bytes exceeds the {HEADER_LIMIT}-byte limit")
     raw = source.read(8, n, "safetensors header")
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FormatError(f"{name}: the safetensors header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         raise FormatError(f"{name}: the safetensors header is not a JSON object")
@@ -72,6 +81,7 @@ def read(source):
         if offsets[1] - offsets[0] != nbytes:
             raise FormatError(f"{name}: {what} of shape {tuple(shape)} and dtype {dtype} needs {nbytes} bytes; "
                               f"its data_offsets span {offsets[1] - offsets[0]}")
+        check_shape(shape, raw_dtype.itemsize, f"{name}: {what}")
         entries.append((offsets[0], offsets[1], key, dtype, tuple(shape), raw_dtype))
     entries.sort()
     position = 0

@@ -16,6 +16,20 @@ import numpy as np
 
 from .errors import FormatError
 
+MAX_DIMS = 32  # NumPy 1.x's limit; no weights tensor comes near it
+
+
+def check_shape(shape, itemsize, what):
+    """Raise FormatError unless `shape` (non-negative ints) is one NumPy can hold: at most MAX_DIMS axes, and
+    a size in bytes that fits in an index even when another axis is 0 (as NumPy requires)."""
+    if len(shape) > MAX_DIMS:
+        raise FormatError(f"{what} has {len(shape)} dimensions; at most {MAX_DIMS} are read")
+    nonzero = 1
+    for n in shape:
+        nonzero *= max(n, 1)
+    if nonzero * itemsize >= 1 << 62:
+        raise FormatError(f"{what} has shape {tuple(shape)}, too large for any array (corrupt file)")
+
 
 class Source:
     """One open weights file. `name` is used in error messages; `size` is the file size in bytes."""

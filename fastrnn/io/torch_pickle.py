@@ -32,6 +32,7 @@ import numpy as np
 
 from .errors import FormatError, UnsafeFileError
 from .pickle_scan import prescan
+from .source import check_shape
 
 # torch dtype name -> NumPy dtype ("bfloat16" is converted to float32 after reading its raw uint16 bits)
 _DTYPES = {
@@ -283,6 +284,7 @@ class _TorchUnpickler(pickle.Unpickler):
         if type(offset) is not int or offset < 0 or not ints(size) or not ints(stride) or len(size) != len(stride):
             raise FormatError(f"{self._name}: tensor of storage {storage.key!r} has an invalid layout: "
                               f"offset {_short(offset)}, size {_short(size)}, stride {_short(stride)}")
+        check_shape(size, 1, f"{self._name}: tensor of storage {storage.key!r}")
         base = self._storage_array(storage, dtype_name)  # 1-D, checked against the member's size
         if base is None:  # a recording pass (legacy files): storages noted, no views built
             return np.zeros(0)
@@ -425,5 +427,5 @@ def _read_storage(archive, prefix, ref, dtype_name, byteorder):
         offset = archive.data_offset(member, f"storage {ref.key!r}")
         arr = archive.source.array(offset, usable, raw, f"storage {ref.key!r}")
     else:
-        arr = archive.member_array(member, "u1", f"storage {ref.key!r}")[:usable].view(raw)
+        arr = archive.member_array(member, "u1", f"storage {ref.key!r}", nbytes=usable).view(raw)
     return to_native(arr, dtype_name)

@@ -3,10 +3,14 @@
     y = x W^T + b        x (..., I), W "weight" (O, I), b "bias" (O,), y (..., O)
     dx = dy W            dW += dy^T x,  db += sum of dy over all leading axes
 """
+from typing import Any, Mapping, Optional, Tuple
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _validation as v
 from .._module import Module
+from ..layers import _NO_INIT
 
 
 class Linear(Module):
@@ -16,30 +20,47 @@ class Linear(Module):
     uniform in [-1/sqrt(I), 1/sqrt(I)]. backward ADDS to `grads` (same keys); the caller clears with zero_grad().
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None, rng=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: DTypeLike = np.float32,
+                 seed: Optional[int] = None, rng: Any = None) -> None:
         self.in_features = v.as_positive_int(in_features, "in_features")
         self.out_features = v.as_positive_int(out_features, "out_features")
         self.dtype = v.as_dtype(dtype)
-        rng = np.random.default_rng(seed) if rng is None else rng
-        bound = 1.0 / np.sqrt(self.in_features)
         shapes = {"weight": (self.out_features, self.in_features)}
         if bias:
             shapes["bias"] = (self.out_features,)
+        if rng is _NO_INIT:   # from_state_dict: every parameter is loaded right after
+            super().__init__({name: np.empty(shape, self.dtype) for name, shape in shapes.items()})
+            return
+        rng = np.random.default_rng(seed) if rng is None else rng
+        bound = 1.0 / np.sqrt(self.in_features)
         super().__init__({name: rng.uniform(-bound, bound, shape).astype(self.dtype)
                           for name, shape in shapes.items()})
 
-    def forward(self, x):
+    @classmethod
+    def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "",
+                        dtype: Optional[DTypeLike] = None) -> "Linear":
+        """A Linear from the entries `weight` (O, I) and optional `bias` (O,) under `prefix` (e.g.
+        "fc.") of a (whole-model) state dict of arrays or torch tensors; sizes and bias come from them.
+        dtype defaults to float64 when the weights are float64, else float32. Any other key under the prefix,
+        or a missing weight, raises fastrnn.FormatError naming it."""
+        from ..nn.state_dict import dtype_of, expect_ndim, load_weights, weights_under
+        weights = weights_under(state_dict, prefix, "Linear", ("weight",), ("bias",))
+        out_features, in_features = expect_ndim(weights, "weight", 2, "(O, I), 2-D", prefix)
+        layer = cls(in_features, out_features, bias="bias" in weights, dtype=dtype_of(weights, dtype), rng=_NO_INIT)
+        return load_weights(layer, weights, prefix)
+
+    def forward(self, x: ArrayLike) -> NDArray[Any]:
         """y (..., O) from x (..., I)."""
         return self._affine(self._checked(x, "x", self.in_features, "(..., I)"))
 
     __call__ = forward
 
-    def forward_train(self, x):
+    def forward_train(self, x: ArrayLike) -> Tuple[NDArray[Any], NDArray[Any]]:
         """(y, cache): y as forward(x); the cache is x itself (..., I), not a copy: keep x unchanged until backward."""
         x = self._checked(x, "x", self.in_features, "(..., I)")
         return self._affine(x), x
 
-    def backward(self, cache, dy):
+    def backward(self, cache: NDArray[Any], dy: ArrayLike) -> NDArray[Any]:
         """dx (..., I) from dy = dL/dy (..., O); ADDS dL/dW and dL/db to self.grads."""
         x = cache
         dy = self._checked(dy, "dy", self.out_features, "(..., O)")

@@ -1,5 +1,7 @@
-/* Instantiates every template (the cells rnn_cell.inc, lstm_cell.inc, gru_cell.inc, and the products
- * packed_gemm.inc, parallel_gemm.inc, small_gemm.inc) for float and double.
+/* Instantiates every template for float and double: the product kernels (small_gemm.inc, packed_gemm.inc,
+ * parallel_gemm.inc), the helpers the cells call for their products (products.inc), the
+ * cells (rnn.inc, lstm.inc, gru.inc: step forward, step backward, derivation), the fused step (fused_step.inc)
+ * and the time loops (loop.inc).
  * Inside a template: REAL is the element type, FR_FN(name) appends the type suffix, SIGMOID/TANH/RELU are the
  * activations of that type (activations.h), FR_BLAS_GEMM the CBLAS gemm of that type. */
 #include <string.h>
@@ -9,18 +11,23 @@
 #include "fastrnn.h"
 #include "activations.h"
 
+#define FR_INLINE static inline __attribute__((always_inline))
+
 #define REAL float
 #define FR_FN(name) name##_f32
 #define SIGMOID fr_sigmoid_f32
 #define TANH fr_tanh_f32
 #define RELU fr_relu_f32
 #define FR_BLAS_GEMM scipy_cblas_sgemm
-#include "rnn_cell.inc"
-#include "lstm_cell.inc"
-#include "gru_cell.inc"
+#include "small_gemm.inc"
 #include "packed_gemm.inc"
 #include "parallel_gemm.inc"
-#include "small_gemm.inc"
+#include "products.inc"
+#include "rnn.inc"
+#include "lstm.inc"
+#include "gru.inc"
+#include "fused_step.inc"
+#include "loop.inc"
 #undef REAL
 #undef FR_FN
 #undef SIGMOID
@@ -34,9 +41,12 @@
 #define TANH fr_tanh_f64
 #define RELU fr_relu_f64
 #define FR_BLAS_GEMM scipy_cblas_dgemm
-#include "rnn_cell.inc"
-#include "lstm_cell.inc"
-#include "gru_cell.inc"
+#include "small_gemm.inc"
 #include "packed_gemm.inc"
 #include "parallel_gemm.inc"
-#include "small_gemm.inc"
+#include "products.inc"
+#include "rnn.inc"
+#include "lstm.inc"
+#include "gru.inc"
+#include "fused_step.inc"
+#include "loop.inc"

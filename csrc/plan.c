@@ -1,0 +1,112 @@
+/* The one place that chooses which product kernel runs and on how many threads, from a cost estimate.
+ *
+ * Costs on the machine this was tuned on (2 Zen 4 cores, 1 MiB L2 each, 32 MiB L3), measured, not assumed to be
+ * universal: a per-step hand-off to an awake worker costs about 1 us; waking a sleeping one (pool.c: after 50 us
+ * idle) costs a system call and 10-50 us. One core's packed product runs at 60-100 GFLOP/s from L2.
+ *
+ * Per-step recurrent products:
+ * - FR_PRODUCT_DIRECT (small_gemm.inc) reads W_hh in torch's layout: nothing to pack and nothing to check, so it
+ *   serves streaming steps and calls of a few steps. Made for up to 8 rows.
+ * - FR_PRODUCT_PACKED (fused_step.inc, packed_gemm.inc) reads W_hh from panels packed once per layer; a call
+ *   that uses them pays one read of W_hh to confirm they are current (fr_fingerprint), about what one direct step
+ *   costs, and gains the fused point-wise update on every step. So it pays from a few steps on, and it is the
+ *   only kernel for more than 8 rows.
+ * - FR_PRODUCT_BLAS re-packs W on every call of the step: never chosen, kept for tests as the reference path.
+ */
+#include "fastrnn.h"
+
+/* A call runs the packed, fused step from this many steps (or more than DIRECT_MAX_ROWS rows). */
+#define FR_PACKED_MIN_STEPS 4
+#define FR_DIRECT_MAX_ROWS 8
+/* A per-step product is split across threads from about 1.5 us of work (LSTM H = 128 at batch 1): each thread
+ * then keeps its slice of W_hh in its own L2 (the pool gives it the same part every step). Measured on 2 idle
+ * cores: LSTM B1 H128 time loop 452 -> 317 us; below this size the hand-off costs more than it saves. */
+#define FR_MIN_STEP_FLOPS 1.0e5
+/* The direct kernel splits from N K max(M, 2) sizeof(REAL) >= this (f32: W from 1 MiB at M <= 2, 512 KiB at
+ * M = 4), about 10 us on one thread: with a busy process on the other core, smaller splits ran up to 2.5x
+ * slower (a worker that claimed its part is preempted, and the caller waits for it). */
+#define FR_MIN_DIRECT_SPLIT_BYTES (2.0 * 1024 * 1024)
+/* Waking sleeping workers (a paced caller: one step per frame) pays only for a step of this much work. */
+#define FR_MIN_WAKE_FLOPS 4.0e6
+/* Large products (input projection, weight gradients) are split from 1 MFLOP. */
+#define FR_MIN_GEMM_FLOPS 1.0e6
+/* Inference projects the inputs of this many bytes of gates at once (a chunk of steps that stays in L2),
+ * and of at least FR_CHUNK_MIN_ROWS rows (T B), so the projection stays one efficient product. */
+#define FR_CHUNK_BYTES (512.0 * 1024)
+#define FR_CHUNK_MIN_ROWS 64
+
+static double step_flops(const fr_cell *cell, ptrdiff_t B)
+{
+    double f = 2.0 * (double)B * (double)cell->G * (double)cell->P;
+    if (cell->w_hr != NULL) f += 2.0 * (double)B * (double)cell->P * (double)cell->H;
+    return f;
+}
+
+int fr_plan_gemm_threads(double flops)
+{
+    return flops >= FR_MIN_GEMM_FLOPS ? fr_max_threads() : 1;
+}
+
+int fr_plan_small_gemm_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int elem)
+{
+    const double bytes = (double)N * (double)K * (double)(M > 2 ? M : 2) * elem;
+    return bytes >= FR_MIN_DIRECT_SPLIT_BYTES ? fr_max_threads() : 1;
+}
+
+int fr_plan_wake_pays(double flops)
+{
+    return flops >= FR_MIN_WAKE_FLOPS || !fr_pool_asleep();
+}
+
+/* Threads per step for `steps` steps of B rows: waking sleeping workers must pay over the whole call. */
+static int step_threads(const fr_cell *cell, int product, ptrdiff_t T, ptrdiff_t B, int elem)
+{
+    const double flops = step_flops(cell, B);
+    int threads;
+    if (product == FR_PRODUCT_DIRECT)
+        threads = fr_plan_small_gemm_threads(B, cell->G, cell->P, elem);
+    else
+        threads = flops >= FR_MIN_STEP_FLOPS ? fr_max_threads() : 1;
+    return threads > 1 && fr_plan_wake_pays(flops * (double)T) ? threads : 1;
+}
+
+fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem)
+{
+    fr_plan plan;
+    plan.product = B > FR_DIRECT_MAX_ROWS || T >= FR_PACKED_MIN_STEPS ? FR_PRODUCT_PACKED : FR_PRODUCT_DIRECT;
+    plan.threads = step_threads(cell, plan.product, T, B, elem);
+    if (training || T <= 1) {
+        plan.chunk = T > 1 ? T : 1;
+    } else {
+        const double step_bytes = (double)B * (double)cell->G * elem;
+        ptrdiff_t chunk = (ptrdiff_t)(FR_CHUNK_BYTES / step_bytes);
+        const ptrdiff_t min_steps = (FR_CHUNK_MIN_ROWS + B - 1) / (B > 0 ? B : 1);
+        if (chunk < min_steps) chunk = min_steps;
+        plan.chunk = chunk < 1 ? 1 : chunk > T ? T : chunk;
+    }
+    return plan;
+}
+
+fr_plan fr_plan_backward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
+{
+    fr_plan plan = {FR_PRODUCT_PACKED, step_threads(cell, FR_PRODUCT_PACKED, T, B, elem), T > 1 ? T : 1};
+    return plan;
+}
+
+fr_plan fr_plan_step(const fr_cell *cell, ptrdiff_t B, int elem)
+{
+    const int product = B > FR_DIRECT_MAX_ROWS ? FR_PRODUCT_BLAS : FR_PRODUCT_DIRECT;
+    fr_plan plan = {product, step_threads(cell, product, 1, B, elem), 1};
+    return plan;
+}
+
+ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B, int training)
+{
+    const ptrdiff_t gx = training ? 0 : plan->chunk * B * cell->G;
+    return gx + B * cell->P + B * cell->G + 2 * B * cell->H;
+}
+
+ptrdiff_t fr_backward_workspace(const fr_cell *cell, ptrdiff_t B)
+{
+    return 2 * B * cell->H;
+}

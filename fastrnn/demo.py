@@ -1,0 +1,240 @@
+"""`python -m fastrnn demo`: a character language model trained in torch, run by fastrnn without torch.
+
+The model (Embedding -> 2-layer LSTM -> Linear, trained on "Alice's Adventures in Wonderland" by
+tools/train_demo_model.py) ships inside the package as a torch.save file, fastrnn/data/charlm.pt, with its
+alphabet in charlm.json beside it. fastrnn.load reads the file without torch; LSTM.from_state_dict and the
+Embedding and Linear of fastrnn.train take the weights under torch's names. The demo continues a prompt one
+character at a time with LSTM.step() (greedily, or sampled when --seed is given), then times the same work in
+fastrnn, in the naive NumPy implementation (fastrnn.reference) and, when installed, in torch and ONNX Runtime on
+the same weights.
+
+    python -m fastrnn demo [--prompt TEXT] [--length N] [--seed S] [--temperature T] [--model PATH.pt]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from .io import FormatError, load
+from .layers import LSTM
+from .train import Embedding, Linear
+
+MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "charlm.pt")
+SCORE_BATCH, SCORE_STEPS = 16, 200          # the batch workload: logits of B sequences of T characters
+
+
+class CharLM:
+    """A character language model from a torch state dict: ids (B, T) -> logits (B, T, V) of the next character.
+
+        embedding  Embedding(V, E)   "embedding.weight" (V, E)
+        lstm       LSTM(E, H, L, batch_first=True)   "lstm.weight_ih_l0", ... (torch.nn.LSTM's names)
+        head       Linear(H, V)      "head.weight" (V, H), "head.bias" (V,)
+
+    `alphabet` is the string whose k-th character is token k. run() processes whole sequences, step() one
+    character per sequence; both take and return the LSTM state (h (L, B, H), c (L, B, H)), None for zeros.
+    """
+
+    def __init__(self, embedding, lstm, head, alphabet):
+        self.embedding, self.lstm, self.head, self.alphabet = embedding, lstm, head, alphabet
+
+    @classmethod
+    def from_state_dict(cls, state_dict, alphabet):
+        """Build from {name: array} (torch.save file contents, via fastrnn.load). FormatError names a missing key
+        or a size that does not fit the others."""
+        if not isinstance(alphabet, str) or len(set(alphabet)) != len(alphabet) or not alphabet:
+            raise TypeError("alphabet must be a non-empty string of distinct characters (token k = alphabet[k])")
+        for key in ("embedding.weight", "head.weight", "head.bias", "lstm.weight_ih_l0"):
+            if key not in state_dict:
+                raise FormatError(f"missing key {key!r}: a character LM has embedding.weight, lstm.* (torch.nn.LSTM) "
+                                  f"and head.weight, head.bias; got keys {sorted(state_dict)[:8]}")
+        embedding = Embedding(*state_dict["embedding.weight"].shape)     # until from_state_dict lands in train
+        embedding.load_state_dict({"weight": state_dict["embedding.weight"]})
+        lstm = LSTM.from_state_dict(state_dict, prefix="lstm.", batch_first=True)
+        head = Linear(*state_dict["head.weight"].shape[::-1])
+        head.load_state_dict({"weight": state_dict["head.weight"], "bias": state_dict["head.bias"]})
+        sizes = {"embedding rows": embedding.num_embeddings, "head rows": head.out_features,
+                 "alphabet": len(alphabet)}
+        if len(set(sizes.values())) != 1:
+            raise FormatError(f"the vocabulary sizes disagree: {sizes}")
+        if (embedding.embedding_dim, lstm.output_size) != (lstm.input_size, head.in_features) or lstm.bidirectional:
+            raise FormatError(f"embedding (E={embedding.embedding_dim}) -> lstm (input {lstm.input_size}, output "
+                              f"{lstm.output_size}, bidirectional={lstm.bidirectional}) -> head (input "
+                              f"{head.in_features}) do not chain")
+        return cls(embedding, lstm, head, alphabet)
+
+    @classmethod
+    def load(cls, path=MODEL):
+        """The model saved at `path` (a torch.save state dict) with its alphabet from the .json beside it."""
+        meta = read_meta(path)
+        return cls.from_state_dict(load(path), meta["alphabet"])
+
+    def run(self, ids, state=None):
+        """ids (B, T) -> (logits (B, T, V), state): the whole sequences, from `state`."""
+        out, state = self.lstm(self.embedding(ids), state)
+        return self.head(out), state
+
+    def step(self, ids, state):
+        """ids (B,) -> (logits (B, V), state): one character further with LSTM.step()."""
+        out, state = self.lstm.step(self.embedding(ids), state)
+        return self.head(out), state
+
+    def encode(self, text):
+        """Token ids (len(text),) of a string; ValueError naming the characters outside the alphabet."""
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"the prompt must be a non-empty string; got {text!r}")
+        unknown = sorted(set(text) - set(self.alphabet))
+        if unknown:
+            raise ValueError(f"the prompt has characters the model does not know: {''.join(unknown)!r}; "
+                             f"it knows {self.alphabet!r}")
+        return np.array([self.alphabet.index(ch) for ch in text], np.int64)
+
+    def decode(self, ids):
+        return "".join(self.alphabet[i] for i in ids)
+
+
+def read_meta(path):
+    """The JSON beside a model file (same name, .json): at least {"alphabet": str}."""
+    meta_path = os.path.splitext(path)[0] + ".json"
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        raise FormatError(f"{meta_path} is missing: a model file needs a JSON beside it with its alphabet") from None
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{meta_path} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("alphabet"), str):
+        raise FormatError(f"{meta_path} must hold an object with the key 'alphabet' (a string)")
+    return meta
+
+
+def generate(engine, prompt_ids, length, rng=None, temperature=1.0):
+    """Token ids (length,) continuing prompt_ids (T,) with `engine` (CharLM or a fastrnn._demo_engines engine):
+    the most likely next character each time, or with a NumPy Generator `rng`, one drawn from
+    softmax(logits / temperature)."""
+    logits, state = engine.run(prompt_ids[None, :])
+    logits = logits[:, -1]                                          # (1, V)
+    out = np.empty(length, np.int64)
+    for t in range(length):
+        out[t] = pick(logits[0], rng, temperature)
+        logits, state = engine.step(out[t:t + 1], state)
+    return out
+
+
+def pick(logits, rng, temperature):
+    """argmax of logits (V,), or a draw from softmax(logits / temperature) by rng (inverse CDF of one uniform)."""
+    if rng is None:
+        return int(np.argmax(logits))
+    z = logits.astype(np.float64) / temperature
+    p = np.exp(z - z.max())
+    cdf = np.cumsum(p)
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+
+
+def best_time(fn, repeat):
+    """(seconds of the fastest of `repeat` calls, the last result)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(argv=None):
+    from . import _demo_engines
+    parser = argparse.ArgumentParser(prog="fastrnn demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--prompt", default="Alice was ", help="text to continue (default: %(default)r)")
+    parser.add_argument("--length", type=int, default=200, help="characters to generate (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="sample with this seed instead of taking the most likely character (deterministic)")
+    parser.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (with --seed)")
+    parser.add_argument("--model", default=MODEL, help="a torch.save state dict with the same keys, and its .json")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per engine; the fastest counts")
+    args = parser.parse_args(argv)
+    if args.length < 1 or args.repeat < 1:
+        parser.error("--length and --repeat must be >= 1")
+    if not args.temperature > 0:
+        parser.error("--temperature must be > 0")
+
+    try:
+        meta = read_meta(args.model)
+        weights = load(args.model)
+        model = CharLM.from_state_dict(weights, meta["alphabet"])
+        prompt = model.encode(args.prompt)
+    except (OSError, FormatError, ValueError) as exc:
+        print(f"fastrnn demo: {exc}", file=sys.stderr)
+        return 2
+
+    def continuation(engine):
+        rng = None if args.seed is None else np.random.default_rng(args.seed)
+        return generate(engine, prompt, args.length, rng, args.temperature)
+
+    describe(model, meta, args.model)
+    how = "greedy" if args.seed is None else f"sampled, seed {args.seed}, temperature {args.temperature}"
+    text = model.decode(continuation(model))
+    print(f"\nContinuing {args.prompt!r} ({how}), one character per LSTM.step():\n")
+    print(indent(args.prompt + text))
+    if args.seed is None:
+        print("\n(Greedy text from a small model soon repeats itself; --seed N samples instead.)")
+
+    batch = np.random.default_rng(0).integers(0, len(model.alphabet), (SCORE_BATCH, SCORE_STEPS))
+
+    def measure(engine):
+        """(generate seconds, generated ids (length,), score seconds, logits of the batch (B, T, V))."""
+        gen_s, ids = best_time(lambda: continuation(engine), args.repeat)
+        score_s, (logits, _) = best_time(lambda: engine.run(batch), args.repeat)
+        return gen_s, ids, score_s, np.asarray(logits)
+
+    rows = {"fastrnn": measure(model)}
+    for name, why_not in _demo_engines.available().items():
+        rows[name] = why_not or measure(_demo_engines.build(name, weights, args.model, model.lstm.num_layers))
+    print_table(rows, args, model.decode, text)
+    print("\nThe full benchmark grid (layer sizes, batches, training): python -m fastrnn bench")
+    return 0
+
+
+def print_table(rows, args, decode, text):
+    """rows: {engine: measure()'s tuple, or the reason it cannot run}; fastrnn's first."""
+    from ._blas import get_num_threads
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nThe same work in each engine, same weights (fastest of {args.repeat}; fastrnn on {get_num_threads()} "
+          f"threads; load average {load1:.1f} on {os.cpu_count()} CPUs, so a loaded machine shows in the times):\n")
+    header = f"generate {args.length} chars"
+    print(f"  {'engine':14s} {header:>24s} {f'score {SCORE_BATCH} x {SCORE_STEPS} chars':>24s}   agrees with fastrnn")
+    fast = rows["fastrnn"]
+    for name, row in rows.items():
+        if not isinstance(row, tuple):
+            print(f"  {name:14s} {row}")
+            continue
+        gen_s, ids, score_s, logits = row
+        ratios = ("", "") if name == "fastrnn" else (f" ({gen_s / fast[0]:.1f}x)", f" ({score_s / fast[2]:.1f}x)")
+        gen, score = f"{gen_s * 1e3:.1f} ms{ratios[0]}", f"{score_s * 1e3:.1f} ms{ratios[1]}"
+        same = "-" if name == "fastrnn" else (
+            f"text {'identical' if decode(ids) == text else 'DIFFERS'}, max |logit diff| "
+            f"{np.max(np.abs(logits - fast[3])):.1e}")
+        print(f"  {name:14s} {gen:>24s} {score:>24s}   {same}")
+    print("\n  (x): time relative to fastrnn. Generating is one step() per character (batch 1, latency-bound);\n"
+          "  scoring runs whole sequences (one call).")
+
+
+def describe(model, meta, path):
+    e, lstm, h = model.embedding, model.lstm, model.head
+    params = sum(w.size for m in (e, lstm, h) for w in m.params.values())
+    print(f"fastrnn demo: a character language model, Embedding({e.num_embeddings}, {e.embedding_dim}) -> "
+          f"LSTM({lstm.input_size}, {lstm.hidden_size}, num_layers={lstm.num_layers}) -> "
+          f"Linear({h.in_features}, {h.out_features}), {params / 1e3:.0f}k parameters")
+    print(f"read from {path} (a torch.save file) by fastrnn.load: torch is not used")
+    if "source" in meta:
+        loss = meta.get("valid_loss_nats_per_char")
+        held_out = "" if loss is None else f"; {loss:.2f} nats/char on held-out text"
+        print(f"trained in torch on {meta['source']}{held_out}")
+
+
+def indent(text, width=100):
+    """The text wrapped at `width` columns, each line indented by four spaces (its own newlines kept)."""
+    import textwrap
+    return "\n".join(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="    ") or "    "
+                     for line in text.split("\n"))

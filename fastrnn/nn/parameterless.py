@@ -1,0 +1,22 @@
+"""The base of the pieces without parameters (activations, Dropout, pooling): nothing to load, but their
+from_state_dict checks that the state dict holds nothing under their prefix, as every piece's does."""
+from typing import Any, Mapping, Type, TypeVar
+
+from .state_dict import weights_under
+
+Piece = TypeVar("Piece", bound="Parameterless")
+
+
+class Parameterless:
+    """A piece with no parameters; subclasses define __init__ (their options) and __call__."""
+
+    @classmethod
+    def from_state_dict(cls: Type[Piece], state_dict: Mapping[str, Any], prefix: str = "", **options: Any) -> Piece:
+        """cls(**options), after checking that no key starts with `prefix` (FormatError names one): with
+        prefix "" the state dict must be empty, as a parameterless torch module's."""
+        weights_under(state_dict, prefix, cls.__name__, ())
+        return cls(**options)
+
+    def __repr__(self):
+        options = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({options})"

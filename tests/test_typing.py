@@ -54,10 +54,10 @@ def test_misuse_is_flagged_where_marked_and_nowhere_else(mypy_errors):
 
 # ------------------------------------------------------------------------------------ stub vs compiled module
 def stub_declarations():
-    """{name: node} of the stub's top-level classes, functions and variables."""
+    """{name: node} of the stub's public top-level classes, functions and variables (not its private aliases)."""
     with open(STUB) as file:
         tree = ast.parse(file.read())
-    return {name: node for node in tree.body for name in declared_names(node)}
+    return {name: node for node in tree.body for name in declared_names(node) if not name.startswith("_")}
 
 
 def declared_names(node):

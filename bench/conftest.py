@@ -2,13 +2,13 @@
 
 - Under --benchmark-only every test that times nothing (the whole tests/ suite, the report checks) is
   deselected, instead of collected and then skipped one by one.
-- The table shows median, IQR and rounds (one group per config) unless --benchmark-columns chooses others:
-  pytest-benchmark's default ten columns do not fit a terminal.
+- The table shows median and rounds (one group per config, about 80 columns) unless --benchmark-columns chooses
+  others: pytest-benchmark's default ten columns do not fit a terminal.
 The settling between contenders (as in `fastrnn bench`) is in test_bench_forward.py.
 """
 import pytest
 
-COLUMNS = ["median", "iqr", "rounds"]
+COLUMNS = ["median", "rounds"]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -28,6 +28,8 @@ CASES = [(config, contender) for config in grid.GRID for contender in grid.CONTE
          if not (config.training and contender in ("numpy", "ort"))]
 
 
+# at least 3 rounds, and more only while they fit in half a second: the whole grid in a few minutes
+@pytest.mark.benchmark(min_rounds=3, max_time=0.5)
 @pytest.mark.parametrize("config,contender", CASES, ids=[f"{c.name}-{name}" for c, name in CASES])
 def test_forward(benchmark, config, contender, environment):
     run = grid.runner(contender, config)

@@ -1,37 +1,82 @@
 """Build of the compiled part: csrc/ (time loops, cells, product kernels, pool) + the Cython bindings, linked to
 scipy-openblas32.
 
-Set FASTRNN_DEBUG=1 for bounds-checked Cython and -O0 -g, FASTRNN_WERROR=1 to turn C warnings into errors.
+Environment switches (all off by default; the default is the stripped -O3 release build):
+  FASTRNN_DEBUG=1           -O0 -g, NDEBUG undefined, Cython bounds/wraparound/initialised checks on
+  FASTRNN_SANITIZE=LIST     -fsanitize=LIST (e.g. address,undefined), -O1 -g, Cython checks on; import the
+                            result with the sanitizer runtime preloaded (.ci/sanitize shows how)
+  FASTRNN_WERROR=1          C warnings are errors
 Nothing here uses -march: csrc/ picks AVX-512 / AVX2 / baseline code at run time (target_clones).
+The extension finds libscipy_openblas through fastrnn/_blas.py, which loads it by absolute path from the installed
+scipy_openblas32 package before importing the extension; the only run path kept is the relative
+$ORIGIN/../scipy_openblas32/lib of a normal site-packages layout (no path of the build machine).
 """
 import os
+import re
 from glob import glob
 
 import numpy as np
 import scipy_openblas32
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTRNN_DEBUG") == "1"
-compile_args = (["-O0", "-g"] if DEBUG else ["-O3", "-fvisibility=hidden"]) + ["-pthread"]
+SANITIZE = os.environ.get("FASTRNN_SANITIZE", "")
+CHECKED = DEBUG or bool(SANITIZE)   # Cython's run-time index checks
+
+if SANITIZE:
+    sanitize_args = [f"-fsanitize={SANITIZE}", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+    compile_args, link_args = ["-O1", "-g", "-UNDEBUG", *sanitize_args], sanitize_args
+elif DEBUG:
+    compile_args, link_args = ["-O0", "-g", "-UNDEBUG"], []
+else:
+    compile_args, link_args = ["-O3", "-fvisibility=hidden"], ["-s"]   # -s: no symbol or debug tables
+compile_args.append("-pthread")
 if os.environ.get("FASTRNN_WERROR") == "1":
     compile_args.append("-Werror")
+
+ABSOLUTE_RPATH = re.compile(r"-Wl,-rpath[,=]/")
+
+
+BUILD_MODE = f"sanitize={SANITIZE}" if SANITIZE else "debug" if DEBUG else "release"
+BUILD_MODE += f" CC={os.environ.get('CC', '')}"
+
+
+class BuildExt(build_ext):
+    """build_ext without the interpreter's absolute run path (pyenv-style Pythons put -Wl,-rpath,/their/lib into
+    LDSHARED: a wheel must not look for libraries in the build machine's directories), and that rebuilds when
+    the mode or the compiler changed since the last build (a stamp file in build_temp)."""
+
+    def build_extensions(self):
+        self.compiler.linker_so = [arg for arg in self.compiler.linker_so if not ABSOLUTE_RPATH.match(arg)]
+        stamp = os.path.join(self.build_temp, "fastrnn-build-mode")
+        if not os.path.exists(stamp) or open(stamp).read() != BUILD_MODE:
+            self.force = True
+        super().build_extensions()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(stamp, "w") as file:
+            file.write(BUILD_MODE)
+
 
 kernels = Extension(
     "fastrnn._kernels",
     sources=["fastrnn/_kernels.pyx", "csrc/kernels.c", "csrc/plan.c", "csrc/fingerprint.c", "csrc/finite.c",
-             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c"],
+             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c", "csrc/quant.c"],
     depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi",
-                                                      "fastrnn/_gemm.pxi"],
+                                                      "fastrnn/_gemm.pxi", "fastrnn/_quant.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],
-    # the installed wheel finds site-packages/scipy_openblas32/lib; fastrnn/_blas.py also preloads it
-    extra_link_args=["-pthread", "-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"],
+    extra_link_args=["-pthread", "-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib", *link_args],
     extra_compile_args=compile_args,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
 )
 
-directives = {"language_level": 3, "boundscheck": DEBUG, "wraparound": DEBUG, "cdivision": True,
-              "initializedcheck": DEBUG}
-setup(ext_modules=cythonize([kernels], compiler_directives=directives))
+# The only directives: the .pyx header sets none, so a checked build really checks bounds. Checked builds
+# generate their C under build/ so that switching modes never reuses the other mode's C.
+directives = {"language_level": 3, "boundscheck": CHECKED, "wraparound": CHECKED, "cdivision": True,
+              "initializedcheck": CHECKED}
+setup(ext_modules=cythonize([kernels], compiler_directives=directives,
+                            build_dir="build/cython-checked" if CHECKED else None),
+      cmdclass={"build_ext": BuildExt})

@@ -6,10 +6,11 @@ chunks of T characters, the LSTM state carries over from chunk to chunk (detache
 clipping, inter-layer dropout. Prints the loss (nats per character) as it falls, samples some text, then saves
 the weights with fastrnn.save and checks the reloaded model gives the same loss.
 
-    python examples/train_charlm.py [--steps 300] [--hidden 128] [--out charlm.safetensors]
+    python examples/train_charlm.py [--steps 300] [--hidden 128] [--out PATH]   (default: a new temporary directory)
 """
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
@@ -78,8 +79,10 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="charlm.safetensors")
+    parser.add_argument("--out", default=None, help="where to save the weights (default: charlm.safetensors in a "
+                                                     "new temporary directory)")
     args = parser.parse_args(argv)
+    args.out = args.out or os.path.join(tempfile.mkdtemp(prefix="fastrnn-example-"), "charlm.safetensors")
 
     with open(TEXT, encoding="utf-8") as f:
         text = f.read()

@@ -5,9 +5,11 @@ predicts the next value at every step (MSE). Training uses Adam, gradient-norm c
 learning-rate decay, orthogonal/Xavier init with forget-gate bias 1, and early stopping on a validation set.
 The trained weights are saved with fastrnn.save, reloaded, and checked to give the same predictions.
 
-    python examples/train_sine.py [--epochs 40] [--hidden 32] [--out sine.safetensors]
+    python examples/train_sine.py [--epochs 40] [--hidden 32] [--out PATH]   (default: a new temporary directory)
 """
 import argparse
+import os
+import tempfile
 
 import numpy as np
 
@@ -38,8 +40,10 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="sine.safetensors")
+    parser.add_argument("--out", default=None, help="where to save the weights (default: sine.safetensors in a "
+                                                     "new temporary directory)")
     args = parser.parse_args(argv)
+    args.out = args.out or os.path.join(tempfile.mkdtemp(prefix="fastrnn-example-"), "sine.safetensors")
 
     rng = np.random.default_rng(args.seed)
     x_train, y_train = make_waves(512, args.steps, rng)

@@ -2,6 +2,8 @@
 import argparse
 import sys
 
+from . import __version__
+
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -12,6 +14,7 @@ def main(argv=None):
         from .demo import main as demo_main
         return demo_main(argv[1:])
     parser = argparse.ArgumentParser(prog="fastrnn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastrnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="generate text with a shipped character LM and time fastrnn against naive "
                                      "NumPy, torch and ONNX Runtime (options: fastrnn demo --help)")

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: language_level=3
 """Bindings of the C time loops (csrc/fastrnn.h): allocate with NumPy, release the GIL, one C call.
 
 Letters: T steps, B batch, I input size, H hidden size, P size of h (proj_size, or H), G gate rows (H, 4H, 3H).
@@ -493,3 +493,6 @@ def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
 
 # ------------------------------------------------ large products and ISA choice (csrc/gemm.h)
 include "_gemm.pxi"
+
+# ------------------------------------------------ reduced-precision weights (csrc/quant.h)
+include "_quant.pxi"

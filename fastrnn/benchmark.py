@@ -1,4 +1,4 @@
-"""The benchmark grid: fastrnn against naive NumPy, torch CPU and ONNX Runtime, float32, one process.
+"""The benchmark grid: fastrnn against naive NumPy, torch CPU and ONNX Runtime, float32, int8 and bfloat16.
 
     python -m fastrnn bench [--repeat N] [--configs NAME ...] [--chart PATH] [--threads N] [--skip SECTION ...]
 
@@ -23,6 +23,14 @@ sections (skip with --skip): "products", the large products on their own (input 
 gradients) by fastrnn's choice, its packed kernel and OpenBLAS; "paced", streaming steps paced one per
 millisecond (LSTM B1, p50 and p99 of fastrnn and ONNX Runtime).
 
+Reduced precision (fastrnn/_bench_quant.py; the *_int8_* and *_bf16_* configs, all left out with --skip
+quantized): fastrnn.quantize_dynamic(layer, dtype="int8" or "bfloat16") of a float32 config's layer against
+torch.ao.quantization.quantize_dynamic (qint8) and ONNX Runtime's quantize_dynamic (QInt8) of the exported model
+(ONNX Runtime quantizes LSTM only: n/a for GRU), each where installed, and that float32 layer. Every cell gives the
+time and, in brackets, max |out - out_fp32| against the float32 fastrnn layer on the same input; the ratios are
+the best peer's time and the float32 layer's over fastrnn's. Neither peer has a dynamic bfloat16 RNN, so the
+bf16 rows' peers are their int8 models too.
+
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, make OpenBLAS pick slower kernels; the benchmark measures
 BLAS at full speed, so `main` then re-executes itself once without them (the environment variable
 FASTRNN_BENCH_REEXECUTED marks the second run). The test suites never do this.
@@ -44,12 +52,13 @@ import warnings
 
 import numpy as np
 
+from . import _bench_quant as quantrows
 from . import _bench_roofline as roofline
 from . import reference
 
 CONTENDERS = ("fastrnn", "numpy", "torch", "ort")
 RATIOS = ("torch", "numpy", "ort")   # peers: their time / fastrnn's time
-SECTIONS = ("products", "paced")     # optional report sections (--skip)
+SECTIONS = ("quantized", "products", "paced")   # optional report sections (--skip)
 TARGET_SECONDS = 0.075      # one timed sample: an inner loop of about this long
 SETTLE_SECONDS = 0.1        # pause before each sample: the previous contender's idle threads stop spinning
 TOLERANCE = 1e-3            # max |out - naive NumPy out| <= TOLERANCE * max(1, max |naive NumPy out|)
@@ -59,7 +68,7 @@ SLOW_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One benchmark problem: float32, zero initial state for whole sequences."""
+    """One benchmark problem: zero initial state for whole sequences; float32 weights unless dtype says."""
 
     name: str
     mode: str               # "LSTM" or "GRU"
@@ -71,6 +80,14 @@ class Config:
     bidirectional: bool = False
     streaming: bool = False  # time one step(x_t, state) call from a random LSTM state instead of a sequence
     training: bool = False   # time forward + backward of L = sum(out * d_out) instead of inference
+    dtype: str = "float32"   # or a key of _bench_quant.DTYPES: the quantized twin of the float32 layer
+
+    @property
+    def float_twin(self):
+        """The float32 config of the same layer and input (the config itself when it is float32)."""
+        if self.dtype == "float32":
+            return self
+        return dataclasses.replace(self, name=self.name.replace(f"_{self.dtype}_", "_", 1), dtype="float32")
 
 
 GRID = (
@@ -89,7 +106,11 @@ GRID = (
     Config("train_lstm_B64_T100_H512", "LSTM", 64, 100, 512, 512, training=True),
     Config("train_gru_B64_T100_H512", "GRU", 64, 100, 512, 512, training=True),
 )
-CONFIGS = {config.name: config for config in GRID}
+QUANT_GRID = tuple(Config(f"{mode.lower()}_{dtype}_B{B}_T{T}_H{H}", mode, B, T, H, H, dtype=dtype)
+                   for mode, B, T, H in (("LSTM", 1, 200, 512), ("LSTM", 1, 100, 128), ("LSTM", 64, 100, 512),
+                                         ("GRU", 1, 100, 128))
+                   for dtype in quantrows.DTYPES)
+CONFIGS = {config.name: config for config in GRID + QUANT_GRID}
 
 
 # ------------------------------------------------------------------------------------------ problems
@@ -221,6 +242,15 @@ def runner(contender, config, threads=None):
 _RUNNERS = {"fastrnn": fastrnn_runner, "numpy": numpy_runner, "torch": torch_runner, "ort": ort_runner}
 
 
+def quant_runners(config, threads=None):
+    """{column of _bench_quant.COLUMNS: callable returning out} of a reduced-precision config, built on its float
+    twin's layer, input and (where torch is installed) torch module."""
+    twin = config.float_twin
+    layer, x, _ = make_case(twin)
+    module = torch_module(twin) if _installed("torch") else None
+    return quantrows.row_runners(config.dtype, layer, x, module, threads)
+
+
 def _first_step(run):
     """A sequence runner of one step (out (1, B, H)) as a step runner (y_t (B, H))."""
     return lambda: run()[0]
@@ -300,7 +330,7 @@ def measure(runners, repeat):
 def environment_info():
     """BLAS libraries and thread counts of the contenders (the report's header, pytest-benchmark's extra_info)."""
     import fastrnn
-    from fastrnn import _kernels
+    from fastrnn import _kernels, quant
     from fastrnn._blas import blas_config
     cpu = _kernels.cpu_info()
     isa, reason = _kernels.isa()
@@ -310,7 +340,8 @@ def environment_info():
             "cpus": os.cpu_count(), "fastrnn_threads": fastrnn.get_num_threads(), "fastrnn_blas": blas_config(),
             "numpy_blas": _numpy_blas(),
             "numpy_threads": os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default"),
-            "load_average_1min": round(os.getloadavg()[0], 2)}   # other processes on the cores skew timings
+            "load_average_1min": round(os.getloadavg()[0], 2),   # other processes on the cores skew timings
+            "fastrnn_quantized_kernels": quant.kernels_summary()}
     if _installed("torch"):
         import torch
         blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
@@ -337,6 +368,12 @@ def format_seconds(seconds):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-6:.3g} us"
+
+
+def format_error(error):
+    """A max |out - out_fp32| in 2 significant digits, short: 1.4e-2."""
+    mantissa, exponent = f"{error:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def ratios(times):
@@ -373,6 +410,20 @@ def format_table(results, peak=None):
                      "n/a" if peer is None else f"{peer[0]} {format_seconds(peer[1])}",
                      "n/a" if peer is None or not times.get("fastrnn") else f"{peer[1] / times['fastrnn']:.2f}x"])
     return format_rows(header, rows)
+
+
+def format_quant_table(rows):
+    """rows {config name: ({column: seconds or None}, {column: max |out - out_fp32|})} -> the reduced-precision
+    table (text): per contender its time and (error); the best peer's time and the float32 layer's over fastrnn's."""
+    header = ["config", "fastrnn", *quantrows.PEERS, quantrows.FLOAT, "peer/fastrnn", "f32/fastrnn"]
+    lines = []
+    for name, (times, errors) in rows.items():
+        ours, peers = times["fastrnn"], [times[peer] for peer in quantrows.PEERS if times.get(peer) is not None]
+        cells = [format_seconds(times.get(column)) + (f" ({format_error(errors[column])})" if column in errors
+                                                      else "") for column in quantrows.COLUMNS]
+        lines.append([name, *cells, f"{min(peers) / ours:.2f}x" if peers else "n/a",
+                      f"{times[quantrows.FLOAT] / ours:.2f}x"])
+    return format_rows(header, lines)
 
 
 def format_products(results, peak):
@@ -452,17 +503,30 @@ def run_config(config, repeat, threads=None):
     return times, mismatches
 
 
+def run_quant_config(config, repeat, threads=None):
+    """(({column: median seconds or None}, {column: max |out - out_fp32|}), [mismatch messages]) of a
+    reduced-precision config; errors measured after timing."""
+    runners = quant_runners(config, threads)
+    times = dict.fromkeys(quantrows.COLUMNS)
+    times.update(measure(runners, repeat))
+    errors = quantrows.errors(runners)
+    return (times, errors), quantrows.mismatches(config.name, errors)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=11, help="timed rounds per config (median reported)")
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), metavar="NAME",
-                        help=f"configs to run (default: all): {', '.join(CONFIGS)}")
+                        help=f"configs to run (default: all): float32 {', '.join(c.name for c in GRID)}; "
+                             f"reduced precision (fastrnn int8/bf16 vs torch's and ONNX Runtime's int8 models, "
+                             f"with max |out - out_fp32|) {', '.join(c.name for c in QUANT_GRID)}")
     parser.add_argument("--chart", default=None, help="PNG path for the ratio chart (default: fastrnn-bench.png "
                                                       "when matplotlib is installed)")
     parser.add_argument("--threads", type=int, default=None, help="threads of fastrnn, torch and ONNX Runtime "
                                                                   "(default: each library's own)")
     parser.add_argument("--skip", nargs="+", choices=SECTIONS, default=[], metavar="SECTION",
-                        help=f"report sections to leave out: {', '.join(SECTIONS)}")
+                        help=f"report sections to leave out: {', '.join(SECTIONS)} (quantized: every *_int8_* "
+                             "and *_bf16_* config)")
     args = parser.parse_args(argv)
     if args.repeat < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--repeat and --threads must be >= 1")
@@ -501,14 +565,27 @@ def main(argv=None):
     if os.environ.get(REEXEC_MARKER):
         print(f"openblas: {' and '.join(SLOW_BLAS_VARIABLES)} unset for this run, so that BLAS runs at full speed")
     print(roofline.load_note())
-    results, mismatches = {}, []
+    quantized = "quantized" not in args.skip
+    results, quant_rows, mismatches = {}, {}, []
     for name in args.configs:
-        results[name], config_mismatches = run_config(CONFIGS[name], args.repeat, args.threads)
+        config = CONFIGS[name]
+        if config.dtype == "float32":
+            results[name], config_mismatches = run_config(config, args.repeat, args.threads)
+        elif quantized:
+            quant_rows[name], config_mismatches = run_quant_config(config, args.repeat, args.threads)
+        else:
+            continue
         mismatches += config_mismatches
         print(f"  {name}: done", file=sys.stderr, flush=True)
-    print(f"\nmedian time per call over {args.repeat} round-robin rounds; GFLOP/s: matrix-product FLOPs / fastrnn's "
-          "time;\n% peak: of the sgemm peak above; peer/fastrnn: the best peer's time / fastrnn's")
-    print(format_table(results, peak))
+    if results:
+        print(f"\nmedian time per call over {args.repeat} round-robin rounds; GFLOP/s: matrix-product FLOPs / "
+              "fastrnn's time;\n% peak: of the sgemm peak above; peer/fastrnn: the best peer's time / fastrnn's")
+        print(format_table(results, peak))
+    if quant_rows:
+        print(f"\nreduced precision, median time per call over {args.repeat} round-robin rounds and (max |out - "
+              f"out_fp32|)\nagainst the {quantrows.FLOAT} layer on the same input; the peers are int8 in every row; "
+              "peer/fastrnn: the best\npeer's time / fastrnn's, f32/fastrnn: the float32 layer's time / fastrnn's")
+        print(format_quant_table(quant_rows))
     if "products" not in args.skip:
         products, products_peak = roofline.time_products(args.repeat)
         print(f"\nlarge products, fastrnn's threads (auto: the layers' choice, own: packed kernel, blas: OpenBLAS); "
@@ -519,15 +596,16 @@ def main(argv=None):
               f"{roofline.PACED_STEPS} each, interleaved")
         print(format_paced(run_paced(args.threads)))
     print(roofline.load_note())
-    if not _installed("matplotlib"):
+    if results and not _installed("matplotlib"):
         print("chart: n/a (pip install matplotlib)")
-    else:
+    elif results:                   # the chart draws the float32 table
         chart = args.chart or "fastrnn-bench.png"
         draw_chart(results, chart)
         print(f"chart: {chart}")
     for message in mismatches:
         print(f"MISMATCH {message}")
-    print(f"results {'DISAGREE' if mismatches else 'agree'}: every contender vs naive NumPy, tolerance {TOLERANCE}")
+    print(f"results {'DISAGREE' if mismatches else 'agree'}: every contender vs naive NumPy, tolerance {TOLERANCE}"
+          + (f"; reduced precision vs {quantrows.FLOAT}, max abs {quantrows.TOLERANCE}" if quant_rows else ""))
     return 1 if mismatches else 0
 
 

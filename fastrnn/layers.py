@@ -16,7 +16,7 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
 """
 import os
 import threading
-from typing import Any, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Generic, Mapping, Optional, Tuple, Type, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -38,13 +38,14 @@ _CHECKED_ATTRIBUTES = {
     "merge_mode": lambda value: v.check_choice(value, "merge_mode", v.MERGE_MODES),
     "dropout": lambda value: v.as_probability(value, "dropout"),
 }
-State = Union[NDArray[Any], Tuple[NDArray[Any], NDArray[Any]]]   # h, or (h, c) for an LSTM
-Layer = TypeVar("Layer", bound="_RecurrentLayer")
+# The state a layer returns: h (L*D, B, P) for RNN and GRU, the pair (h, c) for LSTM (each class fixes it)
+State = TypeVar("State")
+Layer = TypeVar("Layer", bound="_RecurrentLayer[Any]")
 # Bytes a NumPy array costs beyond its data (object header, dict slot): counted when sizing a layer up front.
 _ARRAY_OVERHEAD_BYTES = 128
 
 
-class _RecurrentLayer(Module, Trainable):
+class _RecurrentLayer(Module, Trainable, Generic[State]):
     """Shared machinery of RNN, LSTM and GRU; use those classes."""
 
     _mode = None  # "RNN", "LSTM" or "GRU"
@@ -219,6 +220,9 @@ class _RecurrentLayer(Module, Trainable):
         defaults to float64 when the weights are float64, else float32.
         """
         from .io.infer import config_from_state_dict
+        from .quant.layers import from_quantized_state_dict, holds_quantized
+        if holds_quantized(state_dict, prefix):   # int8 / bfloat16 / float16 weights: a quantized layer
+            return from_quantized_state_dict(cls._mode, state_dict, prefix, **options)
         kwargs, weights = config_from_state_dict(state_dict, prefix=prefix, mode=cls._mode)
         if "dtype" not in options:   # float64 weights make a float64 layer; anything else float32
             options["dtype"] = np.float64 if any(w.dtype == np.float64 for w in weights.values()) else np.float32
@@ -389,7 +393,7 @@ def _physical_memory_bytes():
         return 1 << 40
 
 
-class RNN(_RecurrentLayer):
+class RNN(_RecurrentLayer[NDArray[Any]]):
     """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh) with act = tanh or relu (torch.nn.RNN).
 
     x (T, B, I), or (B, T, I) with batch_first; hx h0 (L*D, B, H) or None.
@@ -410,7 +414,7 @@ class RNN(_RecurrentLayer):
         return super()._repr_options() + [("nonlinearity", "tanh")]
 
 
-class LSTM(_RecurrentLayer):
+class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
     """LSTM (torch.nn.LSTM), with optional projection (proj_size) and diagonal peepholes (peephole=True).
 
     Gate rows [i, f, g, o]; see the module docstring for the formulas. x (T, B, I), or (B, T, I) with
@@ -445,7 +449,7 @@ class LSTM(_RecurrentLayer):
         return layer
 
 
-class GRU(_RecurrentLayer):
+class GRU(_RecurrentLayer[NDArray[Any]]):
     """GRU (torch.nn.GRU with linear_before_reset=True; Cho et al.'s reset-before formula with False).
 
     Gate rows [r, z, n]; h' = (1 - z) n + z h. Shapes as RNN.

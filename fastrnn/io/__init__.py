@@ -17,7 +17,9 @@ in time, for ONNX reverse nodes); cli (fastrnn inspect / convert).
 Importing this package is cheap: the readers are imported on first use. torch is never imported.
 """
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
 
 from .errors import FormatError, UnsafeFileError
 
@@ -25,11 +27,15 @@ if TYPE_CHECKING:
     from ..layers import GRU, LSTM, RNN
 
 PathLike = Union[str, "os.PathLike[str]"]
+# What load returns: {name: array} (safetensors, .npz), an array (.npy), or the object a torch.save file holds
+# with every tensor as an array: usually a state dict (an OrderedDict), else containers, numbers, strings or None.
+# Narrow it before use, e.g. `assert isinstance(sd, dict)`.
+Loaded = Union[Dict[Any, Any], np.ndarray, List[Any], Tuple[Any, ...], str, bytes, int, float, None]
 
 __all__ = ["load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError"]
 
 
-def load(path: PathLike, mmap: bool = True) -> Any:
+def load(path: PathLike, mmap: bool = True) -> Loaded:
     """The tensors of a weights file as NumPy arrays, in the structure the file holds. Recognised by content.
 
     - torch.save files, zip (torch >= 1.6) or legacy format — read without torch, and nothing in the file can

@@ -12,10 +12,24 @@
 #include <stdint.h>
 #include <string.h>
 
+/* c ? a : b as a bit mask: GCC (with the default -ftrapping-math) if-converts, and so vectorises, only one
+ * floating-point select per loop without AVX-512; a chain of them kept the point-wise loops scalar on AVX2. */
+static inline float fr_select_f32(int c, float a, float b)
+{
+    const uint32_t mask = -(uint32_t)(c != 0);
+    uint32_t ai, bi;
+    memcpy(&ai, &a, sizeof ai);
+    memcpy(&bi, &b, sizeof bi);
+    const uint32_t r = (ai & mask) | (bi & ~mask);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
 static inline float fr_exp_f32(float x)
 {
-    x = x > 88.0f ? 88.0f : x;                  /* e^88 < FLT_MAX; keeps 2^n finite */
-    x = x < -87.0f ? -87.0f : x;                /* e^-87 > FLT_MIN; keeps 2^n normal */
+    x = fr_select_f32(x > 88.0f, 88.0f, x);     /* e^88 < FLT_MAX; keeps 2^n finite */
+    x = fr_select_f32(x < -87.0f, -87.0f, x);   /* e^-87 > FLT_MIN; keeps 2^n normal */
     const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round(x / ln 2) */
     float r = x - n * 0.693359375f;             /* ln 2 split in two for an exact reduction */
     r = r + n * 2.12194440e-4f;

@@ -54,15 +54,23 @@ int fr_plan_gemm_threads(double flops)
     return flops >= FR_MIN_GEMM_FLOPS ? fr_max_threads() : 1;
 }
 
-int fr_plan_small_gemm_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int elem)
+int fr_plan_wake_pays(double flops)
+{
+    return flops >= FR_MIN_WAKE_FLOPS || !fr_pool_asleep();
+}
+
+/* Threads of the direct kernel by size alone. */
+static int direct_split_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int elem)
 {
     const double bytes = (double)N * (double)K * (double)(M > 2 ? M : 2) * elem;
     return bytes >= FR_MIN_DIRECT_SPLIT_BYTES ? fr_max_threads() : 1;
 }
 
-int fr_plan_wake_pays(double flops)
+/* One direct product on its own (a streaming step's input projection): waking sleeping workers must pay for it. */
+int fr_plan_small_gemm_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int elem)
 {
-    return flops >= FR_MIN_WAKE_FLOPS || !fr_pool_asleep();
+    const int threads = direct_split_threads(M, N, K, elem);
+    return threads > 1 && fr_plan_wake_pays(2.0 * (double)M * (double)N * (double)K) ? threads : 1;
 }
 
 /* Threads per step for `steps` steps of B rows: waking sleeping workers must pay over the whole call. */
@@ -71,7 +79,7 @@ static int step_threads(const fr_cell *cell, int product, ptrdiff_t T, ptrdiff_t
     const double flops = step_flops(cell, B);
     int threads;
     if (product == FR_PRODUCT_DIRECT)
-        threads = fr_plan_small_gemm_threads(B, cell->G, cell->P, elem);
+        threads = direct_split_threads(B, cell->G, cell->P, elem);
     else
         threads = flops >= FR_MIN_STEP_FLOPS ? fr_max_threads() : 1;
     return threads > 1 && fr_plan_wake_pays(flops * (double)T) ? threads : 1;

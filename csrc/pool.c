@@ -38,8 +38,7 @@ static struct {
     atomic_uint claimed[FR_MAX_THREADS];   /* the generation that last claimed each part */
     atomic_int done;                 /* parts finished of the current task */
     atomic_int sleepers;             /* workers blocked on `wake` */
-    int workers;                     /* workers running (in process `pid`) */
-    pid_t pid;
+    int workers;                     /* workers running in this process (a forked child starts with none) */
     int max_threads;                 /* 0: not known yet (then the number of online CPUs) */
     unsigned start_generation[FR_MAX_THREADS];
     fr_task_fn fn;
@@ -124,9 +123,10 @@ void fr_set_max_threads(int n)
     pool.max_threads = n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : n;
 }
 
+/* No system call: asked on every step of a paced caller. */
 int fr_pool_asleep(void)
 {
-    return pool.workers == 0 || pool.pid != getpid() || atomic_load(&pool.sleepers) > 0;
+    return pool.workers == 0 || atomic_load(&pool.sleepers) > 0;
 }
 
 static void before_fork(void)
@@ -149,7 +149,6 @@ static void after_fork_in_child(void)
     pthread_cond_init(&pool.wake, NULL);
     atomic_store(&pool.sleepers, 0);
     pool.workers = 0;
-    pool.pid = getpid();
 }
 
 static void register_fork_handlers(void)
@@ -157,15 +156,12 @@ static void register_fork_handlers(void)
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
 }
 
-/* Starts workers until n - 1 run (the caller holds `owner`). */
+/* Starts workers until n - 1 run (the caller holds `owner`). The fork handlers are registered before the first
+ * worker starts, so every child of a process with workers resets `workers` itself: no getpid() per call. */
 static void ensure_workers(int n)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_fork_handlers);
-    if (pool.pid != getpid()) {   /* first use (a forked child resets pid itself) */
-        pool.pid = getpid();
-        pool.workers = 0;
-    }
     while (pool.workers < n - 1) {
         pthread_t thread;
         pthread_attr_t attr;

@@ -10,6 +10,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint64_t
 from libc.limits cimport INT_MAX
+from libc.string cimport memcpy
 
 from fastrnn._cells cimport *
 
@@ -88,9 +89,13 @@ cdef class Cell:
         self.c.peep = data(self._peep)
         self.c.b_hn = data(self._b_hn)
 
-    cpdef bint is_current(self, dict params):
+    def is_current(self, dict params):
         """True when every array of the cell is still params[name], with the same data, shape, dtype and layout
         (a few pointer and integer comparisons per array)."""
+        return self.current(params)
+
+    cdef bint current(self, dict params) except -1:
+        """is_current, for callers in this module (no Python call)."""
         cdef cnp.ndarray a
         cdef Py_ssize_t k
         cdef int nd
@@ -283,6 +288,7 @@ cdef class StepRunner:
     cdef Py_ssize_t B, L, n_in, H, P
     cdef bint lstm, f64
     cdef int typenum
+    cdef cnp.npy_intp y_dims[2]      # (B, P): the step's output
     cdef object work
     cdef readonly object dtype
 
@@ -294,6 +300,7 @@ cdef class StepRunner:
         self.c_cells = <const fr_cell *><const char *>self._cell_array
         self.B, self.L = B, len(cells)
         self.n_in, self.H, self.P = first.c.n_in, first.c.H, first.c.P
+        self.y_dims[0], self.y_dims[1] = B, self.P
         self.lstm = first.c.mode == FR_LSTM
         self.dtype = first.dtype
         self.f64 = first.is_double
@@ -314,45 +321,64 @@ cdef class StepRunner:
     def fast_step(self, x, state):
         """Layer.step for exactly-right input and unchanged parameters: returns (y, state) as Layer.step does, or
         None when x or state would need checking or converting, or a parameter array was replaced (the layer's
-        slower path then rebuilds, handles them and reports errors)."""
-        cdef cnp.ndarray h, c = None
-        if not self._is_exact(x, 0, self.B, self.n_in) or not all_finite(x):
+        slower path then rebuilds, handles them and reports errors). One call, no Python-level lookups: the
+        checks are pointer and integer comparisons and one finite-value pass over x and the state; the state
+        passed in is copied into the new arrays returned, never modified."""
+        cdef object h0, c0 = None
+        cdef cnp.ndarray h, c = None, y
+        if not self._is_exact(x, 0, self.B, self.n_in):
             return None
-        for cell in self.cells:
-            if not (<Cell>cell).is_current(self.params):
-                return None
         if self.lstm:
-            if type(state) is not tuple or len(state) != 2:
+            if type(state) is not tuple or len(<tuple>state) != 2:
                 return None
-            h = self._exact_copy(state[0], self.P)
-            c = self._exact_copy(state[1], self.H)
-            if h is None or c is None:
+            h0, c0 = (<tuple>state)[0], (<tuple>state)[1]
+            if not self._is_exact(c0, self.L, self.B, self.H):
                 return None
         else:
-            h = self._exact_copy(state, self.P)
-            if h is None:
+            h0 = state
+        if not self._is_exact(h0, self.L, self.B, self.P):
+            return None
+        for cell in self.cells:
+            if not (<Cell>cell).current(self.params):
                 return None
+        if not (self._finite(x) and self._finite(h0) and (c0 is None or self._finite(c0))):
+            return None
+        h = self._copy(h0)
+        if c0 is not None:
+            c = self._copy(c0)
         self._advance(x, h, c)
-        y = h[self.L - 1].copy()
+        y = cnp.PyArray_EMPTY(2, self.y_dims, self.typenum, 0)
+        memcpy(cnp.PyArray_DATA(y), <char *>cnp.PyArray_DATA(h) + (self.L - 1) * cnp.PyArray_NBYTES(y),
+               cnp.PyArray_NBYTES(y))
         return (y, (h, c)) if self.lstm else (y, h)
 
-    cdef bint _is_exact(self, a, Py_ssize_t L, Py_ssize_t B, Py_ssize_t n):
+    cdef inline cnp.ndarray _copy(self, a):
+        """A new C-contiguous copy of a (an array _is_exact accepted)."""
+        cdef cnp.ndarray arr = <cnp.ndarray>a
+        cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(arr), cnp.PyArray_DIMS(arr), self.typenum, 0)
+        memcpy(cnp.PyArray_DATA(out), cnp.PyArray_DATA(arr), cnp.PyArray_NBYTES(arr))
+        return out
+
+    cdef inline bint _is_exact(self, a, Py_ssize_t L, Py_ssize_t B, Py_ssize_t n):
         """a is a C-contiguous array of the runner's dtype shaped (L, B, n), or (B, n) when L == 0."""
         cdef cnp.ndarray arr
-        if type(a) is not np.ndarray:
+        if type(a) is not cnp.ndarray:
             return False
         arr = <cnp.ndarray>a
         if cnp.PyArray_TYPE(arr) != self.typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
             return False
         if L == 0:
-            return arr.ndim == 2 and arr.shape[0] == B and arr.shape[1] == n
-        return arr.ndim == 3 and arr.shape[0] == L and arr.shape[1] == B and arr.shape[2] == n
+            return cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == B and cnp.PyArray_DIMS(arr)[1] == n
+        return (cnp.PyArray_NDIM(arr) == 3 and cnp.PyArray_DIMS(arr)[0] == L and cnp.PyArray_DIMS(arr)[1] == B
+                and cnp.PyArray_DIMS(arr)[2] == n)
 
-    cdef cnp.ndarray _exact_copy(self, a, Py_ssize_t n):
-        """A copy of a state shaped (L, B, n) when it needs no checking beyond finiteness, else None."""
-        if not self._is_exact(a, self.L, self.B, n) or not all_finite(a):
-            return None
-        return cnp.PyArray_NewCopy(<cnp.ndarray>a, cnp.NPY_CORDER)
+    cdef inline bint _finite(self, a):
+        """Every value of a (an array _is_exact accepted) is finite."""
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>a)
+        cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>a)
+        if self.f64:
+            return fr_all_finite_f64(<const double *>p, n) == 1
+        return fr_all_finite_f32(<const float *>p, n) == 1
 
     cdef void _advance(self, cnp.ndarray x, cnp.ndarray h, c):
         cdef fr_plan plan = fr_plan_step(self.c_cells, self.B, 8 if self.f64 else 4)

@@ -316,10 +316,9 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         state is new; the one passed in is not modified. x_t may also be one unbatched row (I,): then y_t is (P,)
         and the state (h (L, P), c (L, H)), which the next unbatched step takes back.
         """
-        runners = self._local.__dict__.get("runners")
-        if runners and state is not None and type(x_t) is np.ndarray and x_t.ndim == 2:
-            runner = runners.get(x_t.shape[0])
-            result = None if runner is None else runner.fast_step(x_t, state)
+        runner = self._local.__dict__.get("runner")   # this thread's runner of the last batch size stepped
+        if runner is not None:
+            result = runner.fast_step(x_t, state)
             if result is not None:
                 return result
         return self._step_checked(x_t, state)
@@ -350,11 +349,13 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         return v.as_float_array(arr, "x_t", self.dtype, "(B, I)")
 
     def _runner(self, batch):
-        """This thread's StepRunner for this batch size (workspaces are per thread: calls may run concurrently)."""
+        """This thread's StepRunner for this batch size (workspaces are per thread: calls may run concurrently);
+        it becomes the thread's runner that step() tries first."""
         runners = self._local.__dict__.setdefault("runners", {})
         runner = runners.get(batch)
         if runner is None:
             runner = runners[batch] = _kernels.StepRunner(self._current_cells(), batch, self.params)
+        self._local.runner = runner
         return runner
 
     def __getstate__(self):

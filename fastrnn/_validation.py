@@ -5,6 +5,7 @@ converted only where that loses nothing (float16 -> float32 -> float64); anythin
 how to convert. Read-only, non-contiguous and negative-stride arrays are accepted (copied where needed).
 """
 import operator
+import os
 
 import numpy as np
 
@@ -184,3 +185,21 @@ def load_into(params, mapping, strict, owner):
     for key, value in loaded.items():
         np.copyto(params[key], value)
     return missing, unexpected
+
+
+def physical_memory_bytes():
+    """This machine's physical memory (a generous bound where the platform cannot say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 40
+
+
+def check_parameter_count(owner, count, dtype):
+    """Refuse, before allocating anything, `count` parameters of `dtype` that cannot fit in this machine's memory
+    (random initialisation draws float64 values first). owner names the module, e.g. "Linear(4, 8)"."""
+    needed = count * max(np.dtype(dtype).itemsize, 8)
+    available = physical_memory_bytes()
+    if needed > available:
+        raise ValueError(f"{owner} needs {count:,} parameters, about {needed / 2**30:,.1f} GiB, more than this "
+                         f"machine's {available / 2**30:.1f} GiB of memory")

@@ -14,7 +14,6 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
         linear_before_reset=False (Cho):   n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
         h' = (1 - z) n + z h
 """
-import os
 import threading
 from typing import Any, Mapping, Optional, Tuple, Type, TypeVar, Union
 
@@ -98,7 +97,7 @@ class _RecurrentLayer(Module, Trainable):
             (self.num_layers - 1) * D * (G * D * P + per_direction)
         arrays = self.num_layers * D * (2 + 2 * self.bias + bool(self.proj_size) + self.peephole)
         needed = values * self.dtype.itemsize + arrays * _ARRAY_OVERHEAD_BYTES
-        available = _physical_memory_bytes()
+        available = v.physical_memory_bytes()
         if needed > available:
             raise ValueError(f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers="
                              f"{self.num_layers}) needs {values:,} parameters in {arrays:,} arrays, about "
@@ -378,14 +377,6 @@ class _RecurrentLayer(Module, Trainable):
     def _repr_options(self):
         return [("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
                 ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
-
-
-def _physical_memory_bytes():
-    """This machine's physical memory (a generous bound where the platform cannot say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return 1 << 40
 
 
 class RNN(_RecurrentLayer):

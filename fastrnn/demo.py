@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -46,15 +47,16 @@ class CharLM:
         or a size that does not fit the others."""
         if not isinstance(alphabet, str) or len(set(alphabet)) != len(alphabet) or not alphabet:
             raise TypeError("alphabet must be a non-empty string of distinct characters (token k = alphabet[k])")
+        if not isinstance(state_dict, Mapping):
+            raise FormatError(f"a character LM's weights are a state dict {{name: tensor}}; got "
+                              f"{type(state_dict).__name__}")
         for key in ("embedding.weight", "head.weight", "head.bias", "lstm.weight_ih_l0"):
             if key not in state_dict:
                 raise FormatError(f"missing key {key!r}: a character LM has embedding.weight, lstm.* (torch.nn.LSTM) "
                                   f"and head.weight, head.bias; got keys {sorted(state_dict)[:8]}")
-        embedding = Embedding(*state_dict["embedding.weight"].shape)     # until from_state_dict lands in train
-        embedding.load_state_dict({"weight": state_dict["embedding.weight"]})
+        embedding = Embedding.from_state_dict(state_dict, prefix="embedding.")
         lstm = LSTM.from_state_dict(state_dict, prefix="lstm.", batch_first=True)
-        head = Linear(*state_dict["head.weight"].shape[::-1])
-        head.load_state_dict({"weight": state_dict["head.weight"], "bias": state_dict["head.bias"]})
+        head = Linear.from_state_dict(state_dict, prefix="head.")
         sizes = {"embedding rows": embedding.num_embeddings, "head rows": head.out_features,
                  "alphabet": len(alphabet)}
         if len(set(sizes.values())) != 1:
@@ -105,8 +107,10 @@ def read_meta(path):
         raise FormatError(f"{meta_path} is missing: a model file needs a JSON beside it with its alphabet") from None
     except json.JSONDecodeError as exc:
         raise FormatError(f"{meta_path} is not valid JSON: {exc}") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("alphabet"), str):
-        raise FormatError(f"{meta_path} must hold an object with the key 'alphabet' (a string)")
+    alphabet = meta.get("alphabet") if isinstance(meta, dict) else None
+    if not isinstance(alphabet, str) or not alphabet or len(set(alphabet)) != len(alphabet):
+        raise FormatError(f"{meta_path} must hold an object with the key 'alphabet': a non-empty string of "
+                          f"distinct characters")
     return meta
 
 
@@ -158,6 +162,8 @@ def main(argv=None):
         parser.error("--length and --repeat must be >= 1")
     if not args.temperature > 0:
         parser.error("--temperature must be > 0")
+    if args.seed is not None and args.seed < 0:
+        parser.error("--seed must be >= 0")
 
     try:
         meta = read_meta(args.model)

@@ -82,7 +82,7 @@ def read_onnx(path):
             skipped[node.op_type] += 1
             continue
         name = node.name or f"{node.op_type}_{index}"
-        if name in layers:
+        while name in layers:   # a repeated name, or one a renamed node already took ("a", "a_2", "a")
             name = f"{name}_{index}"
         try:
             layer, description = _node_layer(onnx, node, name, constants)

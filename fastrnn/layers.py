@@ -41,6 +41,9 @@ State = Union[NDArray[Any], Tuple[NDArray[Any], NDArray[Any]]]   # h, or (h, c) 
 Layer = TypeVar("Layer", bound="_RecurrentLayer")
 # Bytes a NumPy array costs beyond its data (object header, dict slot): counted when sizing a layer up front.
 _ARRAY_OVERHEAD_BYTES = 128
+# Streaming workspaces a thread keeps, one per batch size: stepping with ever new batch sizes drops the oldest,
+# so memory stays bounded (each holds a few (B, G) arrays).
+_MAX_STEP_RUNNERS = 8
 
 
 class _RecurrentLayer(Module, Trainable):
@@ -349,6 +352,8 @@ class _RecurrentLayer(Module, Trainable):
         runners = self._local.__dict__.setdefault("runners", {})
         runner = runners.get(batch)
         if runner is None:
+            if len(runners) >= _MAX_STEP_RUNNERS:
+                del runners[next(iter(runners))]   # the oldest batch size's
             runner = runners[batch] = _kernels.StepRunner(self._current_cells(), batch, self.params)
         return runner
 

@@ -7,6 +7,7 @@ found (each test failed before its fix):
   went unnoticed: the kernels kept reading the bytes as native floats, while state_dict() showed other values;
 - backward after a parameter array was replaced used the new weights with activations taped under the old
   ones: a silently inconsistent gradient (torch differentiates the weights the forward pass used);
+- stepping with ever new batch sizes kept one streaming workspace per size forever (unbounded memory);
 - an ONNX file whose node names collide after renaming ("a", "a_2", "a") lost a layer without a word.
 """
 import warnings
@@ -148,3 +149,19 @@ def test_onnx_nodes_whose_names_collide_after_renaming_all_become_layers(tmp_pat
         layers = fastrnn.from_onnx(tmp_path / "names.onnx")
     assert len(layers) == 3
     assert sorted(float(layer.params["weight_ih_l0"][0, 0]) for layer in layers.values()) == [0.0, 1.0, 2.0]
+
+
+def test_streaming_with_ever_new_batch_sizes_keeps_memory_bounded():
+    """Each batch size got its own cached streaming workspace, kept forever: stepping with batch sizes 1..1200
+    (a server batching whatever requests are waiting) held 6.9 GB for an LSTM(64, 256)."""
+    import tracemalloc
+    layer = fastrnn.LSTM(16, 256, seed=0)
+    tracemalloc.start()
+    try:
+        for B in range(1, 151):
+            layer.step(np.ones((B, 16), np.float32))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # unbounded: sum over B of B (P + G + 2H) float32 = 81 MB; bounded: a few batch sizes' worth, under 10 MB
+    assert held < 40e6, f"{held / 1e6:.0f} MB held after stepping with 150 batch sizes"

@@ -95,6 +95,8 @@ def read_onnx(path):
 
 def _load_model(onnx, path):
     from google.protobuf.message import DecodeError
+    from .source import check_regular_file
+    path = check_regular_file(path)   # an int would be a file descriptor, which open() reads and then closes
     with open(path, "rb") as f:
         head = f.read(16)
     try:

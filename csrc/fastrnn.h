@@ -38,8 +38,8 @@ typedef struct {
 } fr_cell;
 
 /* Packed copies of a cell's recurrent weights (fused_step.inc, packed_gemm.inc), NULL where not built. Forward: `hh` holds W_hh in
- * gate-interleaved panels for the fused step (fr_fused_*), except for the reset-before GRU, whose `hh` (rows
- * [0, 2H)) and `hn` (rows [2H, 3H)) are plain panels (fr_packed_*); `hr` is W_hr in plain panels.
+ * gate-interleaved panels for the fused step (fr_fused_*) when the plan fuses, else in plain panels (fr_packed_*);
+ * the reset-before GRU's `hh` (rows [0, 2H)) and `hn` (rows [2H, 3H)) are plain panels; `hr` is W_hr in plain panels.
  * Backward: the same matrices transposed, in plain panels. */
 typedef struct {
     const void *hh, *hn, *hr;
@@ -66,6 +66,8 @@ enum { FR_PRODUCT_DIRECT = 0, FR_PRODUCT_PACKED = 1, FR_PRODUCT_BLAS = 2 };
 
 typedef struct {
     int product;         /* FR_PRODUCT_* of the per-step products */
+    int fused;           /* FR_PRODUCT_PACKED: 1 for the fused step on gate-interleaved panels of W_hh, 0 for plain
+                            panels and a separate point-wise pass */
     int threads;         /* threads per step */
     ptrdiff_t chunk;     /* steps whose input projection is computed at once (T for training) */
 } fr_plan;

@@ -10,6 +10,7 @@
 
 #include "fastrnn.h"
 #include "activations.h"
+#include "gemm.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
 

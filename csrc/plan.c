@@ -9,8 +9,8 @@
  *   serves streaming steps and calls of a few steps. Made for up to 8 rows.
  * - FR_PRODUCT_PACKED (fused_step.inc, packed_gemm.inc) reads W_hh from panels packed once per layer; a call
  *   that uses them pays one read of W_hh to confirm they are current (fr_fingerprint), about what one direct step
- *   costs, and gains the fused point-wise update on every step. So it pays from a few steps on, and it is the
- *   only kernel for more than 8 rows.
+ *   costs, and gains the fused point-wise update on every step (up to 8 rows; plain panels beyond). So it pays
+ *   from a few steps on, and it is the only kernel for more than 8 rows.
  * - FR_PRODUCT_BLAS re-packs W on every call of the step: never chosen, kept for tests as the reference path.
  */
 #include "fastrnn.h"
@@ -18,6 +18,10 @@
 /* A call runs the packed, fused step from this many steps (or more than DIRECT_MAX_ROWS rows). */
 #define FR_PACKED_MIN_STEPS 4
 #define FR_DIRECT_MAX_ROWS 8
+/* The fused step (3 rows x every gate per micro-kernel call) wins where a step streams W_hh for few rows; from
+ * this many rows the plain panels (6 rows x 16 columns) and a separate point-wise pass measured 2-8% faster on
+ * one Zen 4 core (batch 16 to 64): the gates of a step then stay in L2 anyway. */
+#define FR_FUSED_MAX_ROWS 8
 /* A per-step product is split across threads from about 1.5 us of work (LSTM H = 128 at batch 1): each thread
  * then keeps its slice of W_hh in its own L2 (the pool gives it the same part every step). Measured on 2 idle
  * cores: LSTM B1 H128 time loop 452 -> 317 us; below this size the hand-off costs more than it saves. */
@@ -30,10 +34,12 @@
 #define FR_MIN_WAKE_FLOPS 4.0e6
 /* Large products (input projection, weight gradients) are split from 1 MFLOP. */
 #define FR_MIN_GEMM_FLOPS 1.0e6
-/* Inference projects the inputs of this many bytes of gates at once (a chunk of steps that stays in L2),
- * and of at least FR_CHUNK_MIN_ROWS rows (T B), so the projection stays one efficient product. */
-#define FR_CHUNK_BYTES (512.0 * 1024)
-#define FR_CHUNK_MIN_ROWS 64
+/* Inference projects the inputs of at most this many bytes of gates at once (a chunk of steps that stays in L3
+ * while the steps consume it), and of at least FR_CHUNK_MIN_ROWS rows (T B) when T has them: a product of fewer
+ * rows runs well below the GEMM's peak (64 rows: 0.75x of 2048 on one Zen 4 core), and the input projection is
+ * as much work as the recurrent products when I = H. */
+#define FR_CHUNK_BYTES (4.0 * 1024 * 1024)
+#define FR_CHUNK_MIN_ROWS 256
 
 static double step_flops(const fr_cell *cell, ptrdiff_t B)
 {
@@ -74,6 +80,7 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
 {
     fr_plan plan;
     plan.product = B > FR_DIRECT_MAX_ROWS || T >= FR_PACKED_MIN_STEPS ? FR_PRODUCT_PACKED : FR_PRODUCT_DIRECT;
+    plan.fused = plan.product == FR_PRODUCT_PACKED && B <= FR_FUSED_MAX_ROWS && cell->mode != FR_GRU_RB;
     plan.threads = step_threads(cell, plan.product, T, B, elem);
     if (training || T <= 1) {
         plan.chunk = T > 1 ? T : 1;
@@ -89,14 +96,14 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
 
 fr_plan fr_plan_backward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
 {
-    fr_plan plan = {FR_PRODUCT_PACKED, step_threads(cell, FR_PRODUCT_PACKED, T, B, elem), T > 1 ? T : 1};
+    fr_plan plan = {FR_PRODUCT_PACKED, 0, step_threads(cell, FR_PRODUCT_PACKED, T, B, elem), T > 1 ? T : 1};
     return plan;
 }
 
 fr_plan fr_plan_step(const fr_cell *cell, ptrdiff_t B, int elem)
 {
     const int product = B > FR_DIRECT_MAX_ROWS ? FR_PRODUCT_BLAS : FR_PRODUCT_DIRECT;
-    fr_plan plan = {product, step_threads(cell, product, 1, B, elem), 1};
+    fr_plan plan = {product, 0, step_threads(cell, product, 1, B, elem), 1};
     return plan;
 }
 

@@ -1,6 +1,6 @@
 """fastrnn: fast CPU recurrent networks (LSTM, GRU, RNN) with torch-compatible weights, no torch needed.
 
-Public names only; see README.md for the formulas and DESIGN notes.
+Public names only; see README.md for the formulas and ARCHITECTURE.md for how the code is organised.
 """
 from ._blas import set_num_threads, get_num_threads
 from .layers import RNN, LSTM, GRU

@@ -20,7 +20,7 @@ def backward_direction(Cell cell, dict tape, cnp.ndarray x, cnp.ndarray d_out, P
     pk.hh = pk.hn = pk.hr = NULL
     force_product(&plan, product)
     check_blas_sizes(T * B, cp.n_in, cp.G, ldo)
-    owner = cell.packed(True, &pk) if plan.product == FR_PRODUCT_PACKED else None
+    owner = cell.packed(PANELS_BACKWARD, &pk) if plan.product == FR_PRODUCT_PACKED else None
     dtype = cell.dtype
     tp.h_prev = data(tape["h_prev"])
     tp.c_prev = data_or_null(tape.get("c_prev"))

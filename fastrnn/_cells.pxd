@@ -46,6 +46,7 @@ cdef extern from "fastrnn.h" nogil:
 
     ctypedef struct fr_plan:
         int product
+        int fused
         int threads
         Py_ssize_t chunk
 

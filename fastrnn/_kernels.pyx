@@ -20,6 +20,12 @@ _PRODUCTS = {"direct": FR_PRODUCT_DIRECT, "packed": FR_PRODUCT_PACKED, "blas": F
 _GATES = {FR_RNN_TANH: 1, FR_RNN_RELU: 1, FR_LSTM: 4, FR_GRU: 3, FR_GRU_RB: 3}
 
 
+cdef enum:   # layouts of a cell's packed panels
+    PANELS_FUSED = 0      # forward, fused step (gate-interleaved W_hh)
+    PANELS_PLAIN = 1      # forward, plain panels and a separate point-wise pass
+    PANELS_BACKWARD = 2   # backward, the transposed matrices
+
+
 cdef inline void *data(a):
     return cnp.PyArray_DATA(<cnp.ndarray>a)
 
@@ -47,8 +53,7 @@ cdef class Cell:
     cdef Py_ssize_t _dims[6][2]  # and its shape (1-D: second dimension 0)
     cdef int _typenum
     cdef object _b_hn, _peep     # arrays the cell made (zeros, or a view of b_hh)
-    cdef object _forward, _backward       # packed arrays (hh, hn, hr) or None
-    cdef uint64_t _forward_print, _backward_print
+    cdef dict _panels            # layout -> (fingerprint of the source, packed arrays (hh, hn, hr))
 
     def __cinit__(self, int mode, dict params, tuple names):
         cdef cnp.ndarray w_hh = params[names[1]]
@@ -62,6 +67,7 @@ cdef class Cell:
         self.is_double = self.dtype == np.float64
         self._typenum = cnp.PyArray_TYPE(w_hh)
         self._names, self._arrays = names, arrays
+        self._panels = {}
         for k in range(6):
             self._data[k] = NULL
             self._dims[k][0] = self._dims[k][1] = 0
@@ -115,33 +121,31 @@ cdef class Cell:
                 f = f * 0x9E3779B97F4A7C15ULL ^ fr_fingerprint(self.c.w_hr, self.c.P * self.c.H * elem)
         return f
 
-    cdef object packed(self, bint transposed, fr_packed *out):
-        """Fills out with the forward (or, transposed, the backward) panels, current; returns what owns them (the
-        caller keeps it until its C call returns, so a concurrent repack cannot free them)."""
+    cdef object packed(self, int layout, fr_packed *out):
+        """Fills out with the panels of `layout` (PANELS_FUSED, PANELS_PLAIN: forward; PANELS_BACKWARD), current;
+        returns what owns them (the caller keeps it until its C call returns, so a concurrent repack cannot free
+        them)."""
         cdef uint64_t f = self._fingerprint()
-        current = self._backward if transposed else self._forward
-        if current is None or f != (self._backward_print if transposed else self._forward_print):
-            current = self._pack(transposed)
-            if transposed:
-                self._backward, self._backward_print = current, f
-            else:
-                self._forward, self._forward_print = current, f
-        arrays = current
+        entry = self._panels.get(layout)
+        if entry is None or entry[0] != f:
+            entry = self._panels[layout] = (f, self._pack(layout))
+        arrays = entry[1]
         out.hh = data_or_null(arrays[0])
         out.hn = data_or_null(arrays[1])
         out.hr = data_or_null(arrays[2])
         return arrays
 
-    cdef tuple _pack(self, bint transposed):
+    cdef tuple _pack(self, int layout):
         cdef fr_cell *c = &self.c
         cdef Py_ssize_t H = c.H
+        cdef bint transposed = layout == PANELS_BACKWARD
         w_hh, w_hr = self._arrays[1], self._arrays[4]
         hr = None if w_hr is None else plain_panels(w_hr, 0, c.P, transposed)
         if c.mode == FR_GRU_RB:
             return plain_panels(w_hh, 0, 2 * H, transposed), plain_panels(w_hh, 2 * H, H, transposed), hr
-        if transposed:
-            return plain_panels(w_hh, 0, c.G, True), None, hr
-        return fused_panels(c.mode, w_hh, H), None, hr
+        if layout == PANELS_FUSED:
+            return fused_panels(c.mode, w_hh, H), None, hr
+        return plain_panels(w_hh, 0, c.G, transposed), None, hr
 
 
 cdef object fused_panels(int mode, cnp.ndarray W, Py_ssize_t H):
@@ -184,10 +188,27 @@ cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_
 
 
 cdef int force_product(fr_plan *plan, product) except -1:
-    """Tests pin the per-step product: product None (the plan's choice), "direct", "packed" or "blas"."""
+    """Tests pin the per-step product: product None (the plan's choice), "direct", "packed" (plain panels), "fused"
+    or "blas"."""
     if product is not None:
-        plan.product = _PRODUCTS[product]
+        plan.product = _PRODUCTS["packed" if product == "fused" else product]
+        plan.fused = product == "fused"
     return 0
+
+
+def plan(Cell cell, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
+    """What csrc/plan.c chooses for a call of T steps and B rows ("forward", "training", "backward" or "step"):
+    {"product": "direct" | "fused" | "packed" | "blas", "threads": per step, "chunk": steps projected at once}."""
+    cdef int elem = 8 if cell.is_double else 4
+    cdef fr_plan p
+    if kind == "backward":
+        p = fr_plan_backward(&cell.c, T, B, elem)
+    elif kind == "step":
+        p = fr_plan_step(&cell.c, B, elem)
+    else:
+        p = fr_plan_forward(&cell.c, T, B, kind == "training", elem)
+    names = {value: name for name, value in _PRODUCTS.items()}
+    return {"product": "fused" if p.fused else names[p.product], "threads": p.threads, "chunk": p.chunk}
 
 
 def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
@@ -210,7 +231,9 @@ def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray ba
     pk.hh = pk.hn = pk.hr = NULL
     force_product(&plan, product)
     check_blas_sizes(T * B, cp.n_in, cp.G, ldo)
-    owner = cell.packed(False, &pk) if plan.product == FR_PRODUCT_PACKED else None
+    owner = None
+    if plan.product == FR_PRODUCT_PACKED:
+        owner = cell.packed(PANELS_FUSED if plan.fused else PANELS_PLAIN, &pk)
     dtype = cell.dtype
     work = np.empty(fr_forward_workspace(cp, &plan, B, training), dtype)
     if training:

@@ -506,6 +506,8 @@ def main(argv=None):
         print(f"{key}: {value}")
     peak = roofline.sgemm_peak()
     print(f"sgemm peak: {peak:.0f} GFLOP/s (NumPy float32 {roofline.PEAK_SIZE}^3, its default threads, median)")
+    if os.environ.get(REEXEC_MARKER):
+        print(f"openblas: {' and '.join(SLOW_BLAS_VARIABLES)} unset for this run, so that BLAS runs at full speed")
     print(roofline.load_note())
     results, mismatches = {}, []
     for name in args.configs:

@@ -18,7 +18,8 @@ ISA_ENGINES = [(name, engine) for name in SUPPORTED_ISAS for engine in ("own", "
 DTYPES = [np.float32, np.float64]
 # (M, N, K): empty, single, primes, odd edges around the tile and block sizes (MR 4/6/12, NR 8-32, KC 192/256)
 SHAPES = [(0, 5, 3), (5, 0, 3), (4, 6, 0), (1, 1, 1), (1, 37, 5), (37, 1, 5), (7, 13, 1), (13, 17, 19),
-          (97, 61, 31), (6, 16, 256), (12, 32, 193), (131, 257, 263), (64, 48, 520)]
+          (97, 61, 31), (6, 16, 256), (12, 32, 193), (131, 257, 263), (64, 48, 520),
+          (600, 100, 40)]   # the last: 300 rows per part, where "auto" takes the packed kernel
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """safetensors, .npz and .npy through fastrnn.save / fastrnn.load: round trips, files of the reference writers
 (the `safetensors` package, numpy.savez), content sniffing regardless of the extension, and malformed files."""
 import json
+import os
 import struct
 import zipfile
 
@@ -85,6 +86,33 @@ def test_save_over_the_file_being_read(tmp_path, tensors):
     loaded["double"] = loaded["double"] * 2
     fastrnn.save(path, loaded)            # replaced, not truncated under the mapping
     assert_same(fastrnn.load(path), dict(tensors, double=tensors["double"] * 2))
+
+
+@pytest.mark.parametrize("name", ["w.safetensors", "w.npz"])
+def test_concurrent_saves_to_one_path_each_write_a_whole_file(tmp_path, name):
+    """Eight threads save different arrays to one path: the file is one of them, whole; no temporary is left.
+    (With one temporary name per process, two threads wrote into one file and renamed it half-written.)"""
+    import threading
+    arrays = [{"w": np.full((256, 256), k, np.float32)} for k in range(8)]
+    barrier, errors = threading.Barrier(8), []
+
+    def save(k):
+        barrier.wait()
+        try:
+            for _ in range(5):
+                fastrnn.save(tmp_path / name, arrays[k])
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    w = fastrnn.load(tmp_path / name)["w"]
+    assert w.shape == (256, 256) and np.all(w == w[0, 0]) and 0 <= w[0, 0] < 8
+    assert os.listdir(tmp_path) == [name]
 
 
 def test_torch_tensors_are_saved_bfloat16_as_float32(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 import fastrnn
 
-CHUNK_BOUND = 2 * 1024 * 1024   # csrc/plan.c projects at most 512 KiB of gates at once; the rest is per-row state
+CHUNK_BOUND = 5 * 1024 * 1024   # csrc/plan.c projects at most 4 MiB of gates at once; the rest is per-row state
 
 
 def extra_peak(layer, x):
@@ -32,9 +32,10 @@ def extra_peak(layer, x):
 def test_inference_memory_is_bounded_by_a_chunk(make, rng):
     layer = make()
     sizes = {}
-    for T in (500, 8000):
+    for T in (5000, 20000):
         x = rng.standard_normal((T, 4, 8)).astype(np.float32)
         sizes[T] = extra_peak(layer, x)
-    gates_of_whole_sequence = 8000 * 4 * 4 * 64 * 4
-    assert sizes[8000] <= CHUNK_BOUND < gates_of_whole_sequence
-    assert sizes[8000] <= sizes[500] + 64 * 1024
+    gates_of_whole_sequence = 20000 * 4 * 4 * 64 * 4
+    assert sizes[20000] <= CHUNK_BOUND < gates_of_whole_sequence
+    # what does grow: 8 bytes of active-row count per step (batch_sizes); no float buffer scales with T
+    assert sizes[20000] <= sizes[5000] + 16 * (20000 - 5000)

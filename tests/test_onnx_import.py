@@ -432,3 +432,39 @@ def test_inspect_without_the_onnx_package_names_the_extra(tmp_path, capsys, monk
     monkeypatch.setitem(sys.modules, "onnx", None)
     assert cli.inspect_main(str(tmp_path / "m.onnx")) == 2
     assert 'pip install "fastrnn[onnx]"' in capsys.readouterr().err
+
+
+def test_weights_moved_by_slice_and_concat_nodes_are_evaluated(tmp_path):
+    """W stored in two halves joined by a Concat node (as exporters write without constant folding)."""
+    path = tmp_path / "concat.onnx"
+    weights = build_onnx(path, "GRU")
+    model = onnx.load(path)
+    halves = np.split(weights["W"], 2, axis=1)
+    kept = [t for t in model.graph.initializer if t.name != "W"]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept + [numpy_helper.from_array(h, f"W{k}") for k, h in enumerate(halves)])
+    model.graph.node.insert(0, helper.make_node("Concat", ["W0", "W1"], ["W"], axis=1, name="join"))
+    onnx.save(model, path)
+    compare((path, path), "GRU", "forward", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the Concat is read, not skipped
+        fastrnn.from_onnx(path)
+
+
+def test_a_concat_chain_that_would_explode_is_refused(tmp_path):
+    """40 Concats each doubling a 1 KB tensor would ask for a terabyte: refused by the evaluation budget."""
+    path = tmp_path / "doubling.onnx"
+    weights = build_onnx(path, "RNN")
+    model = onnx.load(path)
+    kept = [t for t in model.graph.initializer if t.name != "W"]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept + [numpy_helper.from_array(np.ones((1, 256), np.float32), "seed")])
+    previous = "seed"
+    for k in range(40):
+        model.graph.node.insert(k, helper.make_node("Concat", [previous, previous], [f"d{k}"], axis=1))
+        previous = f"d{k}"
+    model.graph.node.insert(40, helper.make_node("Reshape", [previous, "shape"], ["W"]))
+    model.graph.initializer.append(numpy_helper.from_array(np.array(weights["W"].shape, np.int64), "shape"))
+    onnx.save(model, path)
+    with pytest.raises(FormatError, match="would produce about"):
+        fastrnn.from_onnx(path)

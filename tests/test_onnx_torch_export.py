@@ -14,6 +14,7 @@ import pytest
 
 import fastrnn
 from conftest import RTOL, assert_close, require_torch
+from fastrnn.io.onnx_import import read_onnx
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -21,7 +22,7 @@ pytest.importorskip("onnx")
 T, B, I, H = 7, 3, 5, 6
 
 
-def export(torch, module, path, with_states, batch_first):
+def export(torch, module, path, with_states, batch_first, fold=True):
     """Export `module` with input x (and h0 [, c0]) as graph inputs; outputs y, h_n [, c_n]."""
     L, D = module.num_layers, 2 if module.bidirectional else 1
     x = torch.randn((B, T, I) if batch_first else (T, B, I))
@@ -34,7 +35,8 @@ def export(torch, module, path, with_states, batch_first):
     outputs = ["y", "h_n", "c_n"] if lstm else ["y", "h_n"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and batch-size notes
-        torch.onnx.export(module, inputs, str(path), dynamo=False, input_names=names, output_names=outputs)
+        torch.onnx.export(module, inputs, str(path), dynamo=False, input_names=names, output_names=outputs,
+                          do_constant_folding=fold)
     return names
 
 
@@ -92,6 +94,36 @@ def test_torch_export_matches_onnxruntime(tmp_path, kind, bidirectional, num_lay
     assert_close(h, want["h_n"], tol, "h_n")
     if c is not None:
         assert_close(c, want["c_n"], tol, "c_n")
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_export_without_constant_folding(tmp_path, kind):
+    """do_constant_folding=False leaves W, R, B as Concat/Slice/Unsqueeze of the parameters: from_onnx evaluates
+    those nodes (and does not list them as skipped)."""
+    torch = require_torch()
+    torch.manual_seed(0)
+    module = getattr(torch.nn, kind)(I, H, num_layers=2, bidirectional=True).eval()
+    path = tmp_path / "unfolded.onnx"
+    export(torch, module, path, with_states=True, batch_first=False, fold=False)
+    rng = np.random.default_rng(2)
+    feeds = {"x": rng.standard_normal((T, B, I)).astype(np.float32),
+             "h0": rng.standard_normal((4, B, H)).astype(np.float32)}
+    if kind == "LSTM":
+        feeds["c0"] = rng.standard_normal((4, B, H)).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    want = session.run(None, feeds)
+    with pytest.warns(UserWarning, match="skipped"):
+        layers = fastrnn.from_onnx(path)
+    _, _, skipped = read_onnx(path)
+    # what remains skipped: the Slices of the h0 (and c0) inputs, one per layer each; no weight Unsqueeze
+    assert skipped["Slice"] == 2 * (2 if kind == "LSTM" else 1) and "Unsqueeze" not in skipped, skipped
+    out, h, c = run_fastrnn_chain(layers, feeds["x"], feeds["h0"], feeds.get("c0"))
+    assert_close(out, want[0], RTOL[np.float32], "y")
+    assert_close(h, want[1], RTOL[np.float32], "h_n")
+    for name, value in module.state_dict().items():   # the weights are the module's, reordered back exactly
+        stem, rest = name.split("_l", 1)
+        np.testing.assert_array_equal(list(layers.values())[int(rest[0])].params[f"{stem}_l0{rest[1:]}"],
+                                      value.numpy(), err_msg=name)
 
 
 def test_torch_export_weights_equal_the_modules(tmp_path):

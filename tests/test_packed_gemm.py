@@ -38,7 +38,8 @@ def test_packed_gemm_checks_its_arguments():
 @pytest.mark.parametrize("reverse", [False, True])
 def test_time_loop_same_with_every_product_kernel(mode, reverse, rng):
     """forward_direction / backward_direction give the same results whichever per-step product the plan picks:
-    BLAS on torch's layout (the reference path), the direct small-batch kernel, the packed (fused) step."""
+    BLAS on torch's layout (the reference path), the direct small-batch kernel, plain packed panels, the fused
+    step."""
     import fastrnn
     layer = {"LSTM": lambda: fastrnn.LSTM(5, 7, proj_size=3, peephole=True, dtype=np.float64),
              "LSTM_PLAIN": lambda: fastrnn.LSTM(5, 19, dtype=np.float64),
@@ -52,7 +53,7 @@ def test_time_loop_same_with_every_product_kernel(mode, reverse, rng):
     x = rng.standard_normal((T, B, 5))
     batch_sizes = np.array([9, 9, 7, 4, 4, 1], np.intp)
     results = []
-    for product in ("blas", "direct", "packed", None):
+    for product in ("blas", "direct", "packed", "fused", None):
         h = rng.standard_normal((B, P)) * 0 + 0.5
         c = np.full((B, H), 0.25) if mode.startswith("LSTM") else None
         out, tape = np.zeros((T, B, P)), {}
@@ -66,7 +67,7 @@ def test_time_loop_same_with_every_product_kernel(mode, reverse, rng):
         dc = None if c is None else np.ones_like(c)
         grads = {short: np.zeros_like(layer.params[name + "_l0"]) for short, name in GRAD_NAMES.items()
                  if name + "_l0" in layer.params}
-        back = "blas" if product in ("blas", "direct") else product
+        back = "blas" if product in ("blas", "direct") else None if product is None else "packed"
         _kernels.backward_direction(cell, tape, x, np.ones_like(out), 0, dh, dc, batch_sizes, reverse, dx, grads,
                                     back)
         results.append([out, h, dx, dh] + ([] if c is None else [c, dc]) + list(grads.values()))

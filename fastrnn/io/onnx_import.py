@@ -16,14 +16,15 @@ layout-1 initial_h (B, D, H) is transposed to that), and sequence_lens is `lengt
 (T, B, D*H), ONNX's Y (T, D, B, H) with the direction axis moved in and merged; the final states are Y_h, Y_c.
 
 Attributes fastrnn does not compute (activations other than the defaults, activation_alpha/beta, clip,
-input_forget=1) raise FormatError naming the node and the attribute. W, R, B and P must be constants
-(initializers or Constant nodes). Other nodes (embeddings, heads, reshapes) are skipped and named in a
-warning: chain the returned layers with your own code around them. (torch.onnx.export writes one node per
-layer of an nn.LSTM / GRU / RNN; its default dynamo exporter unrolls nn.RNN into MatMul/Add nodes, which hold
-no recurrent node: export such models with dynamo=False.)
+input_forget=1) raise FormatError naming the node and the attribute. W, R, B and P must be constants: initializers,
+Constant nodes, or data-movement nodes over those (fastrnn/io/onnx_constants.py). Other nodes (embeddings, heads,
+reshapes) are skipped and named in a warning: chain the returned layers with your own code around them.
+(torch.onnx.export writes one node per layer of an nn.LSTM / GRU / RNN; its default dynamo exporter unrolls nn.RNN
+into MatMul/Add nodes, which hold no recurrent node: export such models with dynamo=False.)
 Needs the `onnx` package (pip install "fastrnn[onnx]"); the weights are read with onnx.numpy_helper.
 """
 import collections
+import os
 import warnings
 
 import numpy as np
@@ -68,19 +69,16 @@ def from_onnx(path):
 
 def read_onnx(path):
     """({node name: layer}, [description per recurrent node], Counter of skipped op types), in graph order."""
+    from .onnx_constants import Constants
+
     onnx = import_onnx()
     model = _load_model(onnx, path)
-    constants = {t.name: t for t in model.graph.initializer}
-    layers, descriptions, skipped = {}, [], collections.Counter()
+    constants = Constants(onnx, model, os.path.getsize(path))
+    layers, descriptions, recurrent = {}, [], set()
     for index, node in enumerate(model.graph.node):
-        if node.op_type == "Constant":  # its value is read as a constant, like an initializer
-            for attribute in node.attribute:
-                if attribute.name == "value" and node.output:
-                    constants[node.output[0]] = attribute.t
-            continue
         if node.op_type not in RECURRENT_OPS or node.domain not in ("", "ai.onnx"):
-            skipped[node.op_type] += 1
             continue
+        recurrent.add(index)
         name = node.name or f"{node.op_type}_{index}"
         while name in layers:   # a repeated name, or one a renamed node already took ("a", "a_2", "a")
             name = f"{name}_{index}"
@@ -90,6 +88,8 @@ def read_onnx(path):
             raise FormatError(f"{path}: {exc}") from None
         layers[name] = layer
         descriptions.append(description)
+    skipped = collections.Counter(node.op_type for index, node in enumerate(model.graph.node)
+                                  if node.op_type != "Constant" and index not in recurrent | constants.folded)
     return layers, descriptions, skipped
 
 
@@ -153,19 +153,38 @@ def _constant(onnx, node, name, constants, position, label, required):
         if required:
             raise FormatError(f"ONNX {node.op_type} node {name!r} has no {label} input")
         return None
-    if input_name not in constants:
-        raise FormatError(f"ONNX {node.op_type} node {name!r}: {label} ({input_name!r}) is computed by the "
-                          f"graph, not stored in the file; fastrnn imports stored weights only")
     try:
-        return onnx.numpy_helper.to_array(constants[input_name])
+        value = constants.get(input_name)
+    except FormatError:
+        raise
     except Exception as exc:  # noqa: BLE001 - onnx raises ValueError, TypeError, KeyError... on a bad tensor
         raise FormatError(f"ONNX {node.op_type} node {name!r}: {label} ({input_name!r}) is not a readable "
                           f"tensor: {type(exc).__name__}: {exc}") from None
+    if value is None:
+        raise FormatError(f"ONNX {node.op_type} node {name!r}: {label} ({input_name!r}) is computed by the "
+                          f"graph from its inputs, not stored in the file; fastrnn imports stored weights only")
+    return np.asarray(value)
 
 
 def _blocks(matrix, order, H):
     """Rows (or entries) of `matrix` (G*H, ...) reordered by gate blocks of H, as a contiguous copy."""
     return np.ascontiguousarray(np.concatenate([matrix[g * H:(g + 1) * H] for g in order]))
+
+
+def _torch_weights(mode, D, H, W, R, B, P):
+    """fastrnn's (torch's) one-layer state dict from the node's W (D, G*H, I), R (D, G*H, H), B (D, 2*G*H) or
+    None, P (D, 3H) or None: gate blocks reordered, B split into bias_ih and bias_hh."""
+    order, G = _GATE_ORDER[mode], len(_GATE_ORDER[mode]) * H
+    weights = {}
+    for d, suffix in enumerate(["_l0", "_l0_reverse"][:D]):
+        weights[f"weight_ih{suffix}"] = _blocks(W[d], order, H)
+        weights[f"weight_hh{suffix}"] = _blocks(R[d], order, H)
+        if B is not None:
+            weights[f"bias_ih{suffix}"] = _blocks(B[d, :G], order, H)
+            weights[f"bias_hh{suffix}"] = _blocks(B[d, G:], order, H)
+        if P is not None:
+            weights[f"weight_peephole{suffix}"] = _blocks(P[d], _PEEPHOLE_ORDER, H).reshape(3, H)
+    return weights
 
 
 def _node_layer(onnx, node, name, constants):
@@ -199,19 +218,11 @@ def _node_layer(onnx, node, name, constants):
     for label, (value, shape) in expected.items():
         if value is not None and value.shape != shape:
             raise FormatError(f"ONNX {mode} node {name!r}: {label} has shape {value.shape}; expected {shape}")
-    if any(value is not None and value.dtype.kind != "f" for value in (W, R, B, P)):
-        raise FormatError(f"ONNX {mode} node {name!r}: weights of dtype {W.dtype}; expected floats")
+    for label, value in (("W", W), ("R", R), ("B", B), ("P", P)):
+        if value is not None and value.dtype.kind != "f":
+            raise FormatError(f"ONNX {mode} node {name!r}: {label} has dtype {value.dtype}; expected floats")
     dtype = np.float64 if W.dtype == np.float64 else np.float32
-    order, G = _GATE_ORDER[mode], gates * H
-    weights = {}
-    for d, suffix in enumerate(["_l0", "_l0_reverse"][:D]):
-        weights[f"weight_ih{suffix}"] = _blocks(W[d], order, H)
-        weights[f"weight_hh{suffix}"] = _blocks(R[d], order, H)
-        if B is not None:
-            weights[f"bias_ih{suffix}"] = _blocks(B[d, :G], order, H)
-            weights[f"bias_hh{suffix}"] = _blocks(B[d, G:], order, H)
-        if P is not None:
-            weights[f"weight_peephole{suffix}"] = _blocks(P[d], _PEEPHOLE_ORDER, H).reshape(3, H)
+    weights = _torch_weights(mode, D, H, W, R, B, P)
     if mode == "LSTM":
         options["peephole"] = P is not None
     if mode == "GRU":
@@ -226,7 +237,7 @@ def _node_layer(onnx, node, name, constants):
     if direction != "reverse":
         layer.direction = direction
     inputs = [node.input[i] if len(node.input) > i else "" for i in range(7)]
-    _warn_of_stored_call_inputs(onnx, node, name, constants, inputs)
+    _warn_of_stored_call_inputs(node, name, constants, inputs)
     description = {"name": name, "op": mode, "direction": direction, "layout": layout,
                    "input_size": int(W.shape[2]), "hidden_size": int(H), "bias": B is not None,
                    **{k: v for k, v in options.items() if k != "peephole" or v},
@@ -235,14 +246,17 @@ def _node_layer(onnx, node, name, constants):
     return layer, description
 
 
-def _warn_of_stored_call_inputs(onnx, node, name, constants, inputs):
+def _warn_of_stored_call_inputs(node, name, constants, inputs):
     """Warn when sequence_lens or non-zero initial states are constants of the file: fastrnn layers take them
     as call arguments (lengths=, hx=), so calling without them would compute something else."""
     arguments = {4: ("sequence_lens", "lengths="), 5: ("initial_h", "hx"), 6: ("initial_c", "hx")}
     for position, (label, argument) in arguments.items():
-        if inputs[position] in constants:
-            value = _constant(onnx, node, name, constants, position, label, False)
-            if position == 4 or np.any(value != 0):
+        try:
+            value = constants.get(inputs[position]) if inputs[position] else None
+        except Exception:  # noqa: BLE001 - an unreadable stored state: fastrnn does not read it anyway
+            value = None
+        if value is not None:
+            if position == 4 or np.any(np.asarray(value) != 0):
                 warnings.warn(f"ONNX {node.op_type} node {name!r}: {label} is a constant of the file; fastrnn "
                               f"layers take it when called: pass it as {argument} (states as (D, B, H))",
                               stacklevel=4)

@@ -181,6 +181,12 @@ def load_into(params, mapping, strict, owner):
         problems = ([f"missing keys {missing}"] if missing else []) + \
                    ([f"unexpected keys {unexpected}"] if unexpected else [])
         raise KeyError(f"state dict does not match {owner!r}: " + "; ".join(problems))
+    for key, p in params.items():   # the arrays copied into (a user may have replaced one)
+        if key in mapping and not isinstance(p, np.ndarray):
+            raise ValueError(f"params[{key!r}] must be a NumPy array to load into; got {type(p).__name__}")
+        if key in mapping and not p.flags.writeable:
+            raise ValueError(f"params[{key!r}] is read-only, so the state dict cannot be copied into it: assign a "
+                             f"writeable array (params[{key!r}] = params[{key!r}].copy()) first")
     loaded = {k: as_weight(mapping[k], k, p.shape, p.dtype) for k, p in params.items() if k in mapping}
     for key, value in loaded.items():
         np.copyto(params[key], value)

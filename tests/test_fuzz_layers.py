@@ -8,6 +8,7 @@ found (each test failed before its fix):
 - backward after a parameter array was replaced used the new weights with activations taped under the old
   ones: a silently inconsistent gradient (torch differentiates the weights the forward pass used);
 - stepping with ever new batch sizes kept one streaming workspace per size forever (unbounded memory);
+- load_state_dict into a read-only parameter copied the entries before it, then failed (a partial load);
 - an ONNX file whose node names collide after renaming ("a", "a_2", "a") lost a layer without a word.
 """
 import warnings
@@ -165,3 +166,21 @@ def test_streaming_with_ever_new_batch_sizes_keeps_memory_bounded():
         tracemalloc.stop()
     # unbounded: sum over B of B (P + G + 2H) float32 = 81 MB; bounded: a few batch sizes' worth, under 10 MB
     assert held < 40e6, f"{held / 1e6:.0f} MB held after stepping with 150 batch sizes"
+
+
+@pytest.mark.parametrize("make", [lambda: fastrnn.GRU(I, H, seed=0), lambda: fastrnn.nn.Linear(I, H, seed=0),
+                                  lambda: fastrnn.nn.LSTMCell(I, H, seed=0)])
+def test_a_load_into_a_read_only_parameter_changes_nothing(make):
+    """load_state_dict promises that a failed load changes nothing; a read-only parameter array (valid for every
+    call) made it copy the entries before that one and then fail with NumPy's unnamed "assignment destination
+    is read-only"."""
+    module = make()
+    names = list(module.params)
+    before = {k: v.copy() for k, v in module.params.items()}
+    module.params[names[-1]].flags.writeable = False
+    with pytest.raises(ValueError, match=rf"params\['{names[-1]}'\] is read-only"):
+        module.load_state_dict({k: v + 1 for k, v in before.items()})
+    assert all(np.array_equal(module.params[k], before[k]) for k in names)
+    module.params[names[-1]] = [0.0]                         # not an array at all
+    with pytest.raises(ValueError, match=rf"params\['{names[-1]}'\] must be a NumPy array"):
+        module.load_state_dict(before)

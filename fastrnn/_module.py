@@ -32,14 +32,24 @@ class Module:
     def checked_params(self):
         """self.params, after checking that every parameter is still an array of its shape and dtype
         (ValueError naming the one that is not)."""
-        params = self.params
+        return self._checked_arrays("params", self.params, writeable=False)
+
+    def checked_grads(self):
+        """self.grads, after checking that every gradient is still a writeable array of its parameter's shape
+        and dtype (backward adds into them)."""
+        return self._checked_arrays("grads", self.grads, writeable=True)
+
+    def _checked_arrays(self, what, arrays, writeable):
         for name, (shape, dtype) in self._param_specs.items():
-            a = params.get(name)
-            if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype:
+            a = arrays.get(name)
+            if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype or \
+                    (writeable and not a.flags.writeable):
                 got = "missing" if a is None else f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}"
-                raise ValueError(f"params[{name!r}] of this {type(self).__name__} must be a {dtype} array of shape "
-                                 f"{shape}; got {got}")
-        return params
+                if type(a) is np.ndarray and writeable and not a.flags.writeable:
+                    got += ", read-only"
+                raise ValueError(f"{what}[{name!r}] of this {type(self).__name__} must be a "
+                                 f"{'writeable ' if writeable else ''}{dtype} array of shape {shape}; got {got}")
+        return arrays
 
     def __getstate__(self):
         """Pickle support: everything but the gradients that are zero (they are zeros again on load)."""

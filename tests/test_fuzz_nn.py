@@ -5,6 +5,7 @@
   IndexError; they are fixed once built, as the recurrent layers' are;
 - a parameter array replaced by one of another shape, dtype or type failed inside NumPy (or returned a
   float64 result from a float32 piece); each call now checks it and names it;
+- Linear's and Embedding's backward added into read-only or misshapen gradient arrays (NumPy's errors);
 - a cell's or an attention's `params` was a snapshot: an array assigned into it was silently ignored by the
   computation (and an array replaced in the attention's Linear left its state_dict stale);
 - pickles of every piece held zero gradients as large as the weights (issue 8's item 12, fixed for the
@@ -73,6 +74,24 @@ def test_linear_backward_checks_the_weight_too():
     lin.params["weight"] = np.zeros((6, 5), np.float32)
     with pytest.raises(ValueError, match=r"params\['weight'\]"):
         lin.backward(cache, np.ones_like(y))
+
+
+@pytest.mark.parametrize("make, ids", [(lambda: nn.Linear(4, 6, seed=0), False), (lambda: nn.Embedding(10, 4, seed=0), True)])
+@pytest.mark.parametrize("tamper", ["read_only", "wrong_shape", "bytes_view"])
+def test_backward_checks_the_gradient_arrays_it_adds_into(make, ids, tamper):
+    """As issue 8 item 5 for the layers: a read-only gradient array failed with NumPy's unnamed error, one of
+    another shape inside NumPy's broadcasting."""
+    piece = make()
+    y, cache = piece.forward_train(np.array([[1, 2]]) if ids else np.ones((1, 2, 4), np.float32))
+    g = piece.grads["weight"]
+    if tamper == "read_only":
+        g.flags.writeable = False
+    elif tamper == "wrong_shape":
+        piece.grads["weight"] = np.zeros(g.shape[:1] + (1,), g.dtype)
+    else:
+        piece.grads["weight"] = np.frombuffer(bytes(g.nbytes), g.dtype).reshape(g.shape)
+    with pytest.raises(ValueError, match=r"grads\['weight'\].*writeable"):
+        piece.backward(cache, np.ones_like(y))
 
 
 @pytest.mark.parametrize("cell_class", [nn.LSTMCell, nn.GRUCell, nn.RNNCell])

@@ -82,7 +82,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             keep = rows != self.padding_idx
             rows, dy2 = rows[keep], dy2[keep]
-        np.add.at(self.grads["weight"], rows, dy2)
+        np.add.at(self.checked_grads()["weight"], rows, dy2)
 
     def _checked(self, idx):
         """idx as an integer array with every id in [0, N); IndexError (as torch) naming the first bad id."""

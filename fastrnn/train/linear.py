@@ -68,15 +68,15 @@ class Linear(Module):
     def backward(self, cache: NDArray[Any], dy: ArrayLike) -> NDArray[Any]:
         """dx (..., I) from dy = dL/dy (..., O); ADDS dL/dW and dL/db to self.grads."""
         x = cache
-        weight = self.checked_params()["weight"]
+        weight, grads = self.checked_params()["weight"], self.checked_grads()
         dy = self._checked(dy, "dy", self.out_features, "(..., O)")
         if dy.shape[:-1] != x.shape[:-1]:
             raise ValueError(f"dy has shape {dy.shape}; expected (..., O) = {x.shape[:-1] + (self.out_features,)}")
         x2 = x.reshape(-1, self.in_features)        # (N, I), N = product of the leading axes
         dy2 = dy.reshape(-1, self.out_features)     # (N, O)
-        self.grads["weight"] += dy2.T @ x2          # (O, I)
-        if "bias" in self.grads:
-            self.grads["bias"] += dy2.sum(axis=0)   # (O,)
+        grads["weight"] += dy2.T @ x2          # (O, I)
+        if "bias" in grads:
+            grads["bias"] += dy2.sum(axis=0)   # (O,)
         return (dy2 @ weight).reshape(x.shape)
 
     def _affine(self, x):

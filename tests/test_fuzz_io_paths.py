@@ -1,6 +1,6 @@
 """Paths a user can pass to fastrnn.load, fastrnn.from_onnx and fastrnn.save that are not weights files (each case
 failed before its fix):
-- a named pipe made load and from_onnx block forever, and from_onnx("/dev/zero") read without end (unbounded
+- a named pipe made load, from_onnx and `fastrnn inspect` block forever, and from_onnx("/dev/zero") read without end (unbounded
   memory): both are now FormatError before anything is opened;
 - from_onnx(3) read file descriptor 3 and then closed it, whatever it belonged to: now a TypeError, as load's;
 - save("/some/dir", ...) wrote the data to a temporary file in the directory's parent and left it there when
@@ -27,6 +27,12 @@ def test_a_named_pipe_is_refused_without_blocking(reader, fifo):
     pytest.importorskip("onnx")
     with pytest.raises(FormatError, match="not a regular file"):
         reader(fifo)
+
+
+def test_fastrnn_inspect_of_a_named_pipe_is_an_error_not_a_hang(fifo, capsys):
+    from fastrnn.io import cli
+    assert cli.inspect_main(str(fifo)) == 2
+    assert "not a regular file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("reader", [fastrnn.load, fastrnn.from_onnx])

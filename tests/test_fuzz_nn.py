@@ -13,12 +13,14 @@
 - softmax / log_softmax of an empty axis and gelu of a Python float raised NumPy's internal errors;
 - huge Linear / Embedding / LayerNorm sizes raised MemoryError (or could start allocating) instead of a
   ValueError stating the size; a non-integer padding_idx raised a raw IndexError;
+- optimizers took a NaN lr, eps, momentum or weight decay (every weight NaN after one step);
 - Sequential.pieces changed after construction skipped its checks (a pooling of the wrong layout returned a
   wrong answer); a layout naming a piece twice silently kept only the second; a list or number as a weight
   read as a "missing key".
 Plus a property test: any input to the activations and pooling either raises ValueError/TypeError or matches
 torch / a direct NumPy computation.
 """
+import math
 import pickle
 
 import numpy as np
@@ -28,6 +30,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import fastrnn
 from conftest import RTOL, assert_close, require_torch
 from fastrnn import FormatError, nn
+from fastrnn.train import SGD, Adam
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -240,6 +243,16 @@ def test_a_weight_that_is_not_an_array_is_named(value):
     with pytest.raises(FormatError, match="'fc.weight.*not an array"):
         nn.Sequential.from_state_dict({"fc.weight": value}, [("fc", nn.Linear)])
     nn.Linear.from_state_dict({"fc.weight": np.ones((2, 3)), "epoch": value}, prefix="fc.")   # elsewhere: fine
+
+
+@pytest.mark.parametrize("make", [lambda m: SGD(m, lr=math.nan), lambda m: SGD(m, lr=0.1, momentum=math.nan),
+                                  lambda m: SGD(m, lr=0.1, weight_decay=math.nan), lambda m: Adam(m, lr=math.nan),
+                                  lambda m: Adam(m, eps=math.nan), lambda m: Adam(m, weight_decay=math.nan)])
+def test_optimizers_refuse_nan_hyperparameters(make):
+    """A NaN learning rate (or eps, momentum, weight decay) passed the `< 0` checks and turned every weight into
+    NaN at the first step, silently (torch's Adam refuses them too)."""
+    with pytest.raises(ValueError):
+        make(nn.Linear(2, 2, seed=0))
 
 
 # ------------------------------------------------------------------------------------- property tests

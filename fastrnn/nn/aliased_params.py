@@ -10,7 +10,8 @@ from collections.abc import MutableMapping
 
 
 class AliasedParams(MutableMapping):
-    """{piece name: array}, each living in `getattr(piece, holder).params[name]`; names: {piece name: (holder, name)}."""
+    """{piece name: array}, each living in getattr(piece, holder).params[name], for names
+    {piece name: (holder, name)}."""
 
     def __init__(self, piece, names):
         self._piece, self._names = piece, dict(names)

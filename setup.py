@@ -20,9 +20,9 @@ if os.environ.get("FASTRNN_WERROR") == "1":
 kernels = Extension(
     "fastrnn._kernels",
     sources=["fastrnn/_kernels.pyx", "csrc/kernels.c", "csrc/plan.c", "csrc/fingerprint.c", "csrc/finite.c",
-             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c"],
+             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c", "csrc/quant.c"],
     depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi",
-                                                      "fastrnn/_gemm.pxi"],
+                                                      "fastrnn/_gemm.pxi", "fastrnn/_quant.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

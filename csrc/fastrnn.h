@@ -43,6 +43,8 @@ typedef struct {
  * Backward: the same matrices transposed, in plain panels. */
 typedef struct {
     const void *hh, *hn, *hr;
+    const void *ih;   /* FR_PRODUCT_QUANT only: then all four are fr_qmatrix (quant.h): W_ih, W_hh (reset-before
+                         GRU: rows [0, 2H)), W_hn (rows [2H, 3H)), W_hr */
 } fr_packed;
 
 /* What backward needs of one layer and direction beyond the gate activations, all [T, B, .], row t filled for
@@ -62,7 +64,9 @@ typedef struct {
 /* ------------------------------------------------------------------------------------------------- plans */
 /* The per-step recurrent product: straight from torch's layout (small_gemm.inc, no packing: streaming steps and
  * short calls), from packed panels (the fused step of fused_step.inc, or packed_gemm.inc), or by BLAS. */
-enum { FR_PRODUCT_DIRECT = 0, FR_PRODUCT_PACKED = 1, FR_PRODUCT_BLAS = 2 };
+/* FR_PRODUCT_QUANT: every product, the input projection too, from reduced-precision weights (quant.h; float32
+ * only): the weight format is the products' parameter, the loops and cells are the same. */
+enum { FR_PRODUCT_DIRECT = 0, FR_PRODUCT_PACKED = 1, FR_PRODUCT_BLAS = 2, FR_PRODUCT_QUANT = 3 };
 
 typedef struct {
     int product;         /* FR_PRODUCT_* of the per-step products */
@@ -70,6 +74,7 @@ typedef struct {
                             panels and a separate point-wise pass */
     int threads;         /* threads per step */
     ptrdiff_t chunk;     /* steps whose input projection is computed at once (T for training) */
+    void *scratch;       /* FR_PRODUCT_QUANT: the products' prepared activations (fr_forward sets it) */
 } fr_plan;
 
 /* plan.c: the one place that chooses kernels and thread counts, from a cost estimate.
@@ -77,6 +82,8 @@ typedef struct {
 fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem);
 fr_plan fr_plan_backward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem);
 fr_plan fr_plan_step(const fr_cell *cell, ptrdiff_t B, int elem);
+/* Inference with reduced-precision weights (FR_PRODUCT_QUANT, float32). */
+fr_plan fr_plan_quant(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B);
 /* Elements of REAL the forward loop needs as workspace for this plan (gates of a chunk unless training,
  * double-buffered h, the products of a step). */
 ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B, int training);

@@ -11,6 +11,7 @@
 #include "fastrnn.h"
 #include "activations.h"
 #include "gemm.h"
+#include "quant.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
 
@@ -20,6 +21,7 @@
 #define TANH fr_tanh_f32
 #define RELU fr_relu_f32
 #define FR_BLAS_GEMM scipy_cblas_sgemm
+#define FR_QUANT_PRODUCTS   /* reduced-precision weights (quant.h) serve float32 only */
 #include "small_gemm.inc"
 #include "packed_gemm.inc"
 #include "parallel_gemm.inc"
@@ -35,6 +37,7 @@
 #undef TANH
 #undef RELU
 #undef FR_BLAS_GEMM
+#undef FR_QUANT_PRODUCTS
 
 #define REAL double
 #define FR_FN(name) name##_f64

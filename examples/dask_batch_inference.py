@@ -8,8 +8,9 @@ which score visibly lower.
 - The sequences are a dask array (N, T+1), cut into blocks of rows; one task scores one block.
 - The model is sent to every worker once (client.scatter(..., broadcast=True)); the tasks get a reference to it.
 - Every worker's fastrnn uses that worker's thread count (a WorkerPlugin calls fastrnn.set_num_threads on each
-  worker, including workers that join later), not every core of the machine: workers sharing a machine do not
-  oversubscribe it. Dask's own thread count per worker is the same number (--threads-per-worker).
+  worker, including workers that join later), not every core of the machine, so workers sharing a machine do
+  not oversubscribe it. (Dask's nanny starts workers with OMP_NUM_THREADS=1, which fastrnn would otherwise
+  follow: one thread even on a worker given 8.)
 
 Local cluster (default: 2 worker processes, 1 thread each):
     python examples/dask_batch_inference.py [--sequences 20000] [--length 100] [--block 500] [--workers 2]
@@ -35,6 +36,8 @@ TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "alice.t
 class FastrnnThreads(WorkerPlugin):
     """On every worker: fastrnn.set_num_threads(the worker's thread count), so the tasks of one worker use the
     cores that worker was given, and the workers of one machine do not all use every core."""
+
+    name = "fastrnn-threads"    # registering again replaces the plugin instead of adding a second one
 
     def setup(self, worker):
         fastrnn.set_num_threads(worker.state.nthreads)

@@ -7,6 +7,7 @@ from .layers import RNN, LSTM, GRU
 from .io import load, save, find_recurrent_layers, from_onnx, FormatError, UnsafeFileError
 from . import nn
 from .nn import LSTMCell, GRUCell, RNNCell
+from .quant import quantize_dynamic
 
 __version__ = "0.1.0"
 
@@ -15,5 +16,6 @@ __all__ = [
     "LSTMCell", "GRUCell", "RNNCell", "nn",
     "load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError",
     "set_num_threads", "get_num_threads",
+    "quantize_dynamic",
     "__version__",
 ]

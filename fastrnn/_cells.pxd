@@ -13,6 +13,7 @@ cdef extern from "fastrnn.h" nogil:
         FR_PRODUCT_DIRECT
         FR_PRODUCT_PACKED
         FR_PRODUCT_BLAS
+        FR_PRODUCT_QUANT
 
     ctypedef struct fr_cell:
         int mode
@@ -29,6 +30,7 @@ cdef extern from "fastrnn.h" nogil:
         const void *hh
         const void *hn
         const void *hr
+        const void *ih
 
     ctypedef struct fr_tape:
         void *h_prev
@@ -53,6 +55,7 @@ cdef extern from "fastrnn.h" nogil:
     fr_plan fr_plan_forward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int training, int elem)
     fr_plan fr_plan_backward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int elem)
     fr_plan fr_plan_step(const fr_cell *cell, Py_ssize_t B, int elem)
+    fr_plan fr_plan_quant(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B)
     Py_ssize_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, Py_ssize_t B, int training)
     Py_ssize_t fr_backward_workspace(const fr_cell *cell, Py_ssize_t B)
 

@@ -468,3 +468,6 @@ def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
 
 # ------------------------------------------------ large products and ISA choice (csrc/gemm.h)
 include "_gemm.pxi"
+
+# ------------------------------------------------ reduced-precision weights (csrc/quant.h)
+include "_quant.pxi"

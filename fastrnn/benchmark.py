@@ -300,7 +300,7 @@ def measure(runners, repeat):
 def environment_info():
     """BLAS libraries and thread counts of the contenders (the report's header, pytest-benchmark's extra_info)."""
     import fastrnn
-    from fastrnn import _kernels
+    from fastrnn import _kernels, quant
     from fastrnn._blas import blas_config
     cpu = _kernels.cpu_info()
     isa, reason = _kernels.isa()
@@ -310,7 +310,8 @@ def environment_info():
             "cpus": os.cpu_count(), "fastrnn_threads": fastrnn.get_num_threads(), "fastrnn_blas": blas_config(),
             "numpy_blas": _numpy_blas(),
             "numpy_threads": os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default"),
-            "load_average_1min": round(os.getloadavg()[0], 2)}   # other processes on the cores skew timings
+            "load_average_1min": round(os.getloadavg()[0], 2),   # other processes on the cores skew timings
+            "fastrnn_quantized_kernels": quant.kernels_summary()}
     if _installed("torch"):
         import torch
         blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())

@@ -221,6 +221,9 @@ class _RecurrentLayer(Module, Trainable):
         defaults to float64 when the weights are float64, else float32.
         """
         from .io.infer import config_from_state_dict
+        from .quant.layers import from_quantized_state_dict, holds_quantized
+        if holds_quantized(state_dict, prefix):   # int8 / bfloat16 / float16 weights: a quantized layer
+            return from_quantized_state_dict(cls._mode, state_dict, prefix, **options)
         kwargs, weights = config_from_state_dict(state_dict, prefix=prefix, mode=cls._mode)
         if "dtype" not in options:   # float64 weights make a float64 layer; anything else float32
             options["dtype"] = np.float64 if any(w.dtype == np.float64 for w in weights.values()) else np.float32

@@ -148,8 +148,11 @@ def test_token_ids_out_of_range_are_refused():
 def test_state_dict_of_another_architecture_is_refused():
     sd = dict(fastrnn.load(MODEL))
     alphabet = read_meta(MODEL)["alphabet"]
-    del sd["head.bias"]
-    with pytest.raises(fastrnn.FormatError, match="missing key 'head.bias'"):
+    del sd["embedding.weight"]
+    with pytest.raises(fastrnn.FormatError, match="missing key 'embedding.weight'"):
+        CharLM.from_state_dict(sd, alphabet)
+    sd = dict(fastrnn.load(MODEL), **{"head.scale": np.ones(3, np.float32)})
+    with pytest.raises(fastrnn.FormatError, match="unexpected key 'head.scale'"):
         CharLM.from_state_dict(sd, alphabet)
     with pytest.raises(fastrnn.FormatError, match="vocabulary sizes disagree"):
         CharLM.from_state_dict(fastrnn.load(MODEL), alphabet[:-1])

@@ -11,7 +11,7 @@ import pytest
 
 import fastrnn
 from fastrnn import _demo_engines
-from fastrnn.demo import MODEL, CharLM, generate, main
+from fastrnn.demo import MODEL, CharLM, best_time, generate, main
 
 from conftest import RTOL, assert_close, require_torch
 
@@ -73,6 +73,20 @@ def test_demo_is_deterministic_with_seed(tmp_path):
 def test_demo_refuses_a_prompt_it_cannot_encode(capsys):
     assert main(["--prompt", "Alice #1", "--repeat", "1"]) == 2
     assert "does not know: '#1'" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_model_file_without_its_alphabet(tmp_path, capsys):
+    path = tmp_path / "lm.pt"
+    path.write_bytes(open(MODEL, "rb").read())
+    assert main(["--model", str(path), "--repeat", "1"]) == 2
+    assert "JSON beside it" in capsys.readouterr().err
+
+
+def test_best_time_repeats_until_the_budget_is_spent():
+    calls = []
+    assert best_time(lambda: calls.append(1) or len(calls), 5, budget=0.0)[1] == 1
+    calls.clear()
+    assert best_time(lambda: calls.append(1) or len(calls), 3, budget=float("inf"))[1] == 3
 
 
 @pytest.mark.parametrize("options", [["--length", "0"], ["--temperature", "0"], ["--repeat", "0"]])

@@ -1,8 +1,8 @@
 """Train the character language model that `python -m fastrnn demo` ships, with torch (training only).
 
 Text: "Alice's Adventures in Wonderland" by Lewis Carroll (1865, public domain), the Millennium Fulcrum Edition 2.9
-plain text (Project Gutenberg eBook #11, the `alice29.txt` of the Canterbury compression corpus), shipped as
-examples/data/alice.txt. Each paragraph becomes one line with single spaces; the edition's opening quote "`"
+plain text (Project Gutenberg eBook #11, the `alice29.txt` of the Canterbury compression corpus, with Unix line
+ends and without its trailing end-of-file byte), shipped as examples/data/alice.txt. Each paragraph becomes one line with single spaces; the edition's opening quote "`"
 becomes "'". The last 5% of the text is held out for validation.
 
 Model (torch names, which the saved state dict keeps):
@@ -12,7 +12,8 @@ Model (torch names, which the saved state dict keeps):
 
 Training: 2000 steps on windows of 80 characters at random offsets, batch 32, Adam (lr 3e-3, halved after each
 third of the steps), gradient-norm clipping at 1, dropout 0.1 between the LSTM layers; the weights with the lowest
-validation loss (checked every 250 steps) are kept. About 3 minutes of CPU time, on one thread.
+validation loss (checked every 250 steps) are kept. About 2.5 minutes of CPU time on one thread (the shipped
+model took 8 minutes of wall time on a shared, heavily loaded 2-core machine); validation loss 1.51 nats/char.
 
 Reproduce (from the repository root, torch installed):
     python tools/train_demo_model.py            # writes fastrnn/data/charlm.pt and fastrnn/data/charlm.json

@@ -74,9 +74,11 @@ def _inspect(path):
             print(f"  {key} = {_short(value)}")
         if len(others) > _OTHERS_SHOWN:
             print(f"  ... and {len(others) - _OTHERS_SHOWN} more")
+    quantized, arrays = _quantized_layers(arrays, path)
     layers = find_recurrent_layers(arrays)
     if not layers:
-        print("recurrent layers: none found")
+        if not quantized:
+            print("recurrent layers: none found")
         return 0
     print("recurrent layers:")
     for entry in layers:
@@ -92,6 +94,25 @@ def _inspect(path):
         print(f"      fastrnn.{entry['mode']}.from_state_dict(fastrnn.load({os.fspath(path)!r}), "
               f"prefix={prefix!r})")
     return 0
+
+
+def _quantized_layers(arrays, path):
+    """Print the quantized layers among arrays (fastrnn/quant/describe.py); returns (them, the other arrays)."""
+    from ..quant.describe import quantized_layers
+
+    entries, rest = quantized_layers(arrays)
+    if entries:
+        print("quantized recurrent layers:")
+    for entry in entries:
+        prefix = entry["prefix"]
+        if "error" in entry:
+            print(f"  {prefix or '(top level)'}  not loadable: {entry['error']}")
+            continue
+        options = " ".join(f"{k}={v}" for k, v in entry["config"].items())
+        print(f"  {prefix or '(top level)'}  {entry['mode']}  {entry['format']} weights, per-row scales "
+              f"({entry['source']})  {options}")
+        print(f"      fastrnn.{entry['mode']}.from_state_dict(fastrnn.load({os.fspath(path)!r}), prefix={prefix!r})")
+    return entries, rest
 
 
 def _inspect_onnx(path):

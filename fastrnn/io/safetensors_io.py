@@ -25,6 +25,9 @@ _DTYPES = {
     "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?", "C64": "<c8",
 }
 _NAMES = {np.dtype(v): k for k, v in _DTYPES.items() if v != "bfloat16"}
+# bfloat16 as its 16 bits: how fastrnn's bfloat16 weights are held (fastrnn/quant/formats.py); written as BF16
+BFLOAT16 = np.dtype([("bfloat16", "<u2")])
+_NAMES[BFLOAT16] = "BF16"
 
 
 def _unique_keys(pairs):

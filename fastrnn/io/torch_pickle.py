@@ -32,6 +32,7 @@ import numpy as np
 
 from .errors import FormatError, UnsafeFileError
 from .pickle_scan import prescan
+from . import torch_quantized
 from .source import check_shape
 
 # torch dtype name -> NumPy dtype ("bfloat16" is converted to float32 after reading its raw uint16 bits)
@@ -203,6 +204,7 @@ class _TorchUnpickler(pickle.Unpickler):
             table[("torch.cuda", storage)] = _Marker("storage", storage, dtype)
         for dtype in _DTYPES:
             table[("torch", dtype)] = _DTypeName(dtype)
+        table.update(torch_quantized.globals_table(self._view, lambda name, dtype: _Marker("storage", name, dtype)))
         return table
 
     def find_class(self, module, name):
@@ -337,7 +339,7 @@ def unpickle(data, storage_array, name):
     if storage_array is None:
         storage_array = _no_storages(name)
     try:
-        return _TorchUnpickler(data, storage_array, name).load()
+        return torch_quantized.unwrap(_TorchUnpickler(data, storage_array, name).load())
     except (FormatError, UnsafeFileError) as exc:
         if str(exc).startswith(name):
             raise

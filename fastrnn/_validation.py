@@ -209,3 +209,18 @@ def check_parameter_count(owner, count, dtype):
     if needed > available:
         raise ValueError(f"{owner} needs {count:,} parameters, about {needed / 2**30:,.1f} GiB, more than this "
                          f"machine's {available / 2**30:.1f} GiB of memory")
+
+
+def as_rng(seed, rng):
+    """A constructor's random generator: `rng` when given (a numpy.random.Generator or RandomState), else a
+    Generator seeded by `seed` (None: fresh entropy)."""
+    if rng is not None:
+        if not all(hasattr(rng, name) for name in ("uniform", "standard_normal", "random")):
+            raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        return rng
+    try:
+        return np.random.default_rng(seed)
+    except TypeError:
+        raise TypeError(f"seed must be None or a non-negative int; got {type(seed).__name__}") from None
+    except ValueError:
+        raise ValueError(f"seed must be None or a non-negative int; got {seed!r}") from None

@@ -72,9 +72,9 @@ class _RecurrentLayer(Module, Trainable):
         self.dtype = v.as_dtype(dtype)
         self.dropout = dropout
         self._check_size()
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = rng if rng is _NO_INIT else v.as_rng(seed, rng)
         super().__init__(self._init_params(rng))
-        self._dropout_rng = np.random.default_rng(seed) if rng is _NO_INIT else rng
+        self._dropout_rng = v.as_rng(seed, None) if rng is _NO_INIT else rng
         self._cells = self._build_cells()
         self._local = threading.local()
         self._grad_lock = threading.Lock()

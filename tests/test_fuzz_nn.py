@@ -13,6 +13,7 @@
 - softmax / log_softmax of an empty axis and gelu of a Python float raised NumPy's internal errors;
 - huge Linear / Embedding / LayerNorm sizes raised MemoryError (or could start allocating) instead of a
   ValueError stating the size; a non-integer padding_idx raised a raw IndexError;
+- every constructor taking rng= raised a raw AttributeError for a non-generator;
 - optimizers took a NaN lr, eps, momentum or weight decay (every weight NaN after one step);
 - Sequential.pieces changed after construction skipped its checks (a pooling of the wrong layout returned a
   wrong answer); a layout naming a piece twice silently kept only the second; a list or number as a weight
@@ -190,6 +191,23 @@ def test_layer_norm_eps_must_be_a_number():
         nn.LayerNorm(4, eps=None)
     with pytest.raises(TypeError, match="eps"):
         nn.LayerNorm(4, eps="1e-3")
+
+
+@pytest.mark.parametrize("make", [lambda **k: fastrnn.LSTM(3, 4, **k), lambda **k: nn.Linear(3, 4, **k),
+                                  lambda **k: nn.Embedding(3, 4, **k), lambda **k: nn.AdditiveAttention(3, 4, **k),
+                                  lambda **k: nn.GRUCell(3, 4, **k),
+                                  lambda **k: fastrnn.GRU.from_keras(np.ones((3, 6)), np.ones((2, 6)), None, **k)])
+def test_seed_and_rng_are_checked(make):
+    """rng=5 raised a raw AttributeError ('int' object has no attribute 'uniform') from every constructor, and a
+    bad seed NumPy's messages that do not say which argument."""
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator; got int"):
+        make(rng=5)
+    with pytest.raises(TypeError, match="seed must be"):
+        make(seed="a")
+    with pytest.raises(ValueError, match="seed must be"):
+        make(seed=-1)
+    make(rng=np.random.RandomState(0))     # the legacy generator still works
+    make(seed=3)
 
 
 # ------------------------------------------------------------------------------------- Sequential

@@ -40,7 +40,7 @@ class AdditiveAttention(Module):
                  rng: Optional[np.random.Generator] = None) -> None:
         self.batch_first = bool(batch_first)
         self.dtype = v.as_dtype(dtype)
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = v.as_rng(seed, rng)
         self.proj = Linear(input_size, attention_size, bias=proj_bias, dtype=self.dtype, rng=rng)
         self.score = Linear(attention_size, 1, bias=score_bias, dtype=self.dtype, rng=rng)
         self.input_size, self.attention_size = self.proj.in_features, self.proj.out_features

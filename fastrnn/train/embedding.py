@@ -40,7 +40,7 @@ class Embedding(Module):
         if rng is _NO_INIT:   # from_state_dict: the weight is loaded right after
             super().__init__({"weight": np.empty(shape, self.dtype)})
             return
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = v.as_rng(seed, rng)
         weight = rng.standard_normal(shape).astype(self.dtype)
         if self.padding_idx is not None:
             weight[self.padding_idx] = 0

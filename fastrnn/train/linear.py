@@ -36,7 +36,7 @@ class Linear(Module):
         if rng is _NO_INIT:   # from_state_dict: every parameter is loaded right after
             super().__init__({name: np.empty(shape, self.dtype) for name, shape in shapes.items()})
             return
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = v.as_rng(seed, rng)
         bound = 1.0 / np.sqrt(self.in_features)
         super().__init__({name: rng.uniform(-bound, bound, shape).astype(self.dtype)
                           for name, shape in shapes.items()})

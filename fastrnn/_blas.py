@@ -40,6 +40,8 @@ from . import _kernels  # noqa: E402  (needs the library loaded above)
 _kernels.init_threads()
 
 THREAD_VARIABLES = ("FASTRNN_NUM_THREADS", "OMP_NUM_THREADS")
+# Counts above this are passed as this (the pool's own cap, csrc/pool.c, is lower): the C side takes an int.
+_MAX_THREADS_PASSED = 1 << 16
 
 
 def default_num_threads(environ=os.environ):
@@ -54,8 +56,8 @@ def default_num_threads(environ=os.environ):
         if text:
             # OpenMP allows a list ("4,2") for nested levels; the first entry is the outer level's count
             first = text.split(",")[0].strip()
-            if first.isdigit() and int(first) >= 1:
-                return int(first)
+            if first.isascii() and first.isdigit() and int(first) >= 1:   # ("²".isdigit(), but int() fails)
+                return min(int(first), _MAX_THREADS_PASSED)
             warnings.warn(f"fastrnn ignores {name}={text!r}: expected a positive integer", RuntimeWarning,
                           stacklevel=2)
     return _cpu_quota(_affinity_cpus())
@@ -92,7 +94,7 @@ def set_num_threads(n: int) -> None:
         raise TypeError(f"n must be an int; got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
-    _kernels.set_num_threads(n)
+    _kernels.set_num_threads(min(n, _MAX_THREADS_PASSED))
 
 
 def get_num_threads() -> int:

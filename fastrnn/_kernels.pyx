@@ -90,8 +90,8 @@ cdef class Cell:
         self.c.b_hn = data(self._b_hn)
 
     def is_current(self, dict params):
-        """True when every array of the cell is still params[name], with the same data, shape, dtype and layout
-        (a few pointer and integer comparisons per array)."""
+        """True when every array of the cell is still params[name], with the same data, shape, dtype (byte order
+        included: a dtype set in place) and layout (a few pointer and integer comparisons per array)."""
         return self.current(params)
 
     cdef bint current(self, dict params) except -1:
@@ -111,7 +111,8 @@ cdef class Cell:
             if (cnp.PyArray_DATA(a) != self._data[k] or cnp.PyArray_NDIM(a) != nd
                     or cnp.PyArray_DIMS(a)[0] != self._dims[k][0]
                     or (nd == 2 and cnp.PyArray_DIMS(a)[1] != self._dims[k][1])
-                    or cnp.PyArray_TYPE(a) != self._typenum or not cnp.PyArray_IS_C_CONTIGUOUS(a)):
+                    or cnp.PyArray_TYPE(a) != self._typenum or not cnp.PyArray_ISNOTSWAPPED(a)
+                    or not cnp.PyArray_IS_C_CONTIGUOUS(a)):
                 return False
         return True
 

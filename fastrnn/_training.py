@@ -165,6 +165,7 @@ class Tape:
             if index is not None:
                 index.flags.writeable = False
         self._owner = weakref.ref(layer)
+        self._cells_used = layer._cells   # rebuilt by the layer when a parameter array is replaced
         self._options = (layer.batch_first, layer.merge_mode)
         self._layout = self._describe()
 
@@ -174,6 +175,9 @@ class Tape:
         if getattr(self, "_owner", lambda: None)() is not layer:
             raise TypeError("tape must be the third value returned by this layer's forward_train; this one was "
                             "made by another layer")
+        if layer._current_cells() is not self._cells_used:
+            raise ValueError("a parameter array of the layer was replaced (params[name] = ...) since forward_train: "
+                             "the tape holds activations of the old weights; run forward_train again")
         if self._options != (layer.batch_first, layer.merge_mode):
             raise ValueError(f"the layer's (batch_first, merge_mode) changed from {self._options} to "
                              f"{(layer.batch_first, layer.merge_mode)} since forward_train; run forward_train again")
@@ -212,7 +216,7 @@ class Tape:
                 found.append((path, repr(value)))
 
         for name, value in sorted(vars(self).items()):
-            if name not in ("_owner", "_options", "_layout"):
+            if name not in ("_owner", "_cells_used", "_options", "_layout"):
                 visit(f"tape.{name}", value)
         return found
 

@@ -5,6 +5,7 @@ converted only where that loses nothing (float16 -> float32 -> float64); anythin
 how to convert. Read-only, non-contiguous and negative-stride arrays are accepted (copied where needed).
 """
 import operator
+import os
 
 import numpy as np
 
@@ -180,7 +181,46 @@ def load_into(params, mapping, strict, owner):
         problems = ([f"missing keys {missing}"] if missing else []) + \
                    ([f"unexpected keys {unexpected}"] if unexpected else [])
         raise KeyError(f"state dict does not match {owner!r}: " + "; ".join(problems))
+    for key, p in params.items():   # the arrays copied into (a user may have replaced one)
+        if key in mapping and not isinstance(p, np.ndarray):
+            raise ValueError(f"params[{key!r}] must be a NumPy array to load into; got {type(p).__name__}")
+        if key in mapping and not p.flags.writeable:
+            raise ValueError(f"params[{key!r}] is read-only, so the state dict cannot be copied into it: assign a "
+                             f"writeable array (params[{key!r}] = params[{key!r}].copy()) first")
     loaded = {k: as_weight(mapping[k], k, p.shape, p.dtype) for k, p in params.items() if k in mapping}
     for key, value in loaded.items():
         np.copyto(params[key], value)
     return missing, unexpected
+
+
+def physical_memory_bytes():
+    """This machine's physical memory (a generous bound where the platform cannot say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 40
+
+
+def check_parameter_count(owner, count, dtype):
+    """Refuse, before allocating anything, `count` parameters of `dtype` that cannot fit in this machine's memory
+    (random initialisation draws float64 values first). owner names the module, e.g. "Linear(4, 8)"."""
+    needed = count * max(np.dtype(dtype).itemsize, 8)
+    available = physical_memory_bytes()
+    if needed > available:
+        raise ValueError(f"{owner} needs {count:,} parameters, about {needed / 2**30:,.1f} GiB, more than this "
+                         f"machine's {available / 2**30:.1f} GiB of memory")
+
+
+def as_rng(seed, rng):
+    """A constructor's random generator: `rng` when given (a numpy.random.Generator or RandomState), else a
+    Generator seeded by `seed` (None: fresh entropy)."""
+    if rng is not None:
+        if not all(hasattr(rng, name) for name in ("uniform", "standard_normal", "random")):
+            raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        return rng
+    try:
+        return np.random.default_rng(seed)
+    except TypeError:
+        raise TypeError(f"seed must be None or a non-negative int; got {type(seed).__name__}") from None
+    except ValueError:
+        raise ValueError(f"seed must be None or a non-negative int; got {seed!r}") from None

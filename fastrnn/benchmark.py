@@ -513,6 +513,10 @@ def run_quant_config(config, repeat, threads=None):
     return (times, errors), quantrows.mismatches(config.name, errors)
 
 
+# --threads above this is refused up front (torch and ONNX Runtime take a C int; no machine has more cores)
+MAX_THREADS_OPTION = 4096
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=11, help="timed rounds per config (median reported)")
@@ -530,6 +534,10 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.repeat < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--repeat and --threads must be >= 1")
+    if args.threads is not None and args.threads > MAX_THREADS_OPTION:
+        parser.error(f"--threads must be at most {MAX_THREADS_OPTION}")
+    if args.chart and not os.path.isdir(os.path.dirname(os.path.abspath(args.chart))):
+        parser.error(f"--chart {args.chart}: its folder does not exist")
     return args
 
 

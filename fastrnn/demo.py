@@ -16,6 +16,7 @@ import os
 import sys
 import textwrap
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -48,6 +49,9 @@ class CharLM:
         from_state_dict. FormatError names a missing or unexpected key, or a size that does not fit the others."""
         if not isinstance(alphabet, str) or len(set(alphabet)) != len(alphabet) or not alphabet:
             raise TypeError("alphabet must be a non-empty string of distinct characters (token k = alphabet[k])")
+        if not isinstance(state_dict, Mapping):
+            raise FormatError(f"a character LM's weights are a state dict {{name: tensor}}; got "
+                              f"{type(state_dict).__name__}")
         embedding = Embedding.from_state_dict(state_dict, prefix="embedding.")
         lstm = LSTM.from_state_dict(state_dict, prefix="lstm.", batch_first=True)
         head = Linear.from_state_dict(state_dict, prefix="head.")
@@ -101,8 +105,10 @@ def read_meta(path):
         raise FormatError(f"{meta_path} is missing: a model file needs a JSON beside it with its alphabet") from None
     except json.JSONDecodeError as exc:
         raise FormatError(f"{meta_path} is not valid JSON: {exc}") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("alphabet"), str):
-        raise FormatError(f"{meta_path} must hold an object with the key 'alphabet' (a string)")
+    alphabet = meta.get("alphabet") if isinstance(meta, dict) else None
+    if not isinstance(alphabet, str) or not alphabet or len(set(alphabet)) != len(alphabet):
+        raise FormatError(f"{meta_path} must hold an object with the key 'alphabet': a non-empty string of "
+                          f"distinct characters")
     return meta
 
 
@@ -160,6 +166,8 @@ def main(argv=None):
         parser.error("--length and --repeat must be >= 1")
     if not args.temperature > 0:
         parser.error("--temperature must be > 0")
+    if args.seed is not None and args.seed < 0:
+        parser.error("--seed must be >= 0")
 
     try:
         meta = read_meta(args.model)

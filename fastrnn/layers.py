@@ -14,7 +14,6 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
         linear_before_reset=False (Cho):   n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
         h' = (1 - z) n + z h
 """
-import os
 import threading
 from typing import Any, Generic, Mapping, Optional, Tuple, Type, TypeVar
 
@@ -43,6 +42,9 @@ State = TypeVar("State")
 Layer = TypeVar("Layer", bound="_RecurrentLayer[Any]")
 # Bytes a NumPy array costs beyond its data (object header, dict slot): counted when sizing a layer up front.
 _ARRAY_OVERHEAD_BYTES = 128
+# Streaming workspaces a thread keeps, one per batch size: stepping with ever new batch sizes drops the oldest,
+# so memory stays bounded (each holds a few (B, G) arrays).
+_MAX_STEP_RUNNERS = 8
 
 
 class _RecurrentLayer(Module, Trainable, Generic[State]):
@@ -71,9 +73,9 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         self.dtype = v.as_dtype(dtype)
         self.dropout = dropout
         self._check_size()
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = rng if rng is _NO_INIT else v.as_rng(seed, rng)
         super().__init__(self._init_params(rng))
-        self._dropout_rng = np.random.default_rng(seed) if rng is _NO_INIT else rng
+        self._dropout_rng = v.as_rng(seed, None) if rng is _NO_INIT else rng
         self._cells = self._build_cells()
         self._local = threading.local()
         self._grad_lock = threading.Lock()
@@ -99,7 +101,7 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
             (self.num_layers - 1) * D * (G * D * P + per_direction)
         arrays = self.num_layers * D * (2 + 2 * self.bias + bool(self.proj_size) + self.peephole)
         needed = values * self.dtype.itemsize + arrays * _ARRAY_OVERHEAD_BYTES
-        available = _physical_memory_bytes()
+        available = v.physical_memory_bytes()
         if needed > available:
             raise ValueError(f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers="
                              f"{self.num_layers}) needs {values:,} parameters in {arrays:,} arrays, about "
@@ -354,6 +356,8 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         runners = self._local.__dict__.setdefault("runners", {})
         runner = runners.get(batch)
         if runner is None:
+            if len(runners) >= _MAX_STEP_RUNNERS:
+                del runners[next(iter(runners))]   # the oldest batch size's
             runner = runners[batch] = _kernels.StepRunner(self._current_cells(), batch, self.params)
         self._local.runner = runner
         return runner
@@ -383,14 +387,6 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
     def _repr_options(self):
         return [("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
                 ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
-
-
-def _physical_memory_bytes():
-    """This machine's physical memory (a generous bound where the platform cannot say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return 1 << 40
 
 
 class RNN(_RecurrentLayer[NDArray[Any]]):

@@ -19,15 +19,24 @@ class atomic_write:
         self.tmp = os.path.join(directory, f".{os.path.basename(self.path)}.{secrets.token_hex(8)}.tmp")
 
     def __enter__(self):
+        if os.path.isdir(self.path):   # else the data would go to a temporary file in its parent, left there
+            raise IsADirectoryError(f"{self.path} is a directory; give the path of the file to write")
         self.file = open(self.tmp, "xb")
         return self.file
 
     def __exit__(self, exc_type, *exc):
         self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            try:
-                os.remove(self.tmp)
-            except OSError:
-                pass
+        try:
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+                return
+        except BaseException:
+            self._remove_tmp()
+            raise
+        self._remove_tmp()
+
+    def _remove_tmp(self):
+        try:
+            os.remove(self.tmp)
+        except OSError:
+            pass

@@ -53,7 +53,8 @@ def _inspect(path):
     from .onnx_import import looks_like_onnx
     from .tree import flatten
 
-    with open(path, "rb") as f:
+    from .source import check_regular_file
+    with open(check_regular_file(path), "rb") as f:   # (a named pipe would block the open)
         if looks_like_onnx(f.read(16)):
             return _inspect_onnx(path)
     obj, fmt, extra = load_with_format(path)

@@ -80,7 +80,7 @@ def read_onnx(path):
             continue
         recurrent.add(index)
         name = node.name or f"{node.op_type}_{index}"
-        if name in layers:
+        while name in layers:   # a repeated name, or one a renamed node already took ("a", "a_2", "a")
             name = f"{name}_{index}"
         try:
             layer, description = _node_layer(onnx, node, name, constants)
@@ -95,6 +95,8 @@ def read_onnx(path):
 
 def _load_model(onnx, path):
     from google.protobuf.message import DecodeError
+    from .source import check_regular_file
+    path = check_regular_file(path)   # an int would be a file descriptor, which open() reads and then closes
     with open(path, "rb") as f:
         head = f.read(16)
     try:

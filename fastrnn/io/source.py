@@ -11,6 +11,7 @@ truncates the file while the arrays are alive, touching them faults; use mmap=Fa
 """
 import mmap as _mmap
 import os
+import stat
 
 import numpy as np
 
@@ -31,12 +32,22 @@ def check_shape(shape, itemsize, what):
         raise FormatError(f"{what} has shape {tuple(shape)}, too large for any array (corrupt file)")
 
 
+def check_regular_file(path):
+    """os.fspath(path), after refusing (FormatError) a pipe or a device: opening a named pipe blocks until a
+    writer comes, and a device such as /dev/zero never ends. An int (a file descriptor) is a TypeError."""
+    name = os.fspath(path)
+    mode = os.stat(name).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):   # (open() of a directory raises IsADirectoryError)
+        raise FormatError(f"{name}: not a regular file (a pipe or a device); fastrnn reads weights files")
+    return name
+
+
 class Source:
     """One open weights file. `name` is used in error messages; `size` is the file size in bytes."""
 
     def __init__(self, path, use_mmap=True):
-        self.name = os.fspath(path)
-        self.file = open(path, "rb")
+        self.name = check_regular_file(path)
+        self.file = open(self.name, "rb")
         try:
             self.size = os.fstat(self.file.fileno()).st_size
             self._map = None

@@ -48,7 +48,7 @@ def erfc(x: ArrayLike) -> NDArray[Any]:
     """The complementary error function elementwise (float64: libm's erfc; float32: see the module docstring)."""
     x = _float_array(x)
     if x.dtype == np.float64:
-        return _ERFC64(x).astype(np.float64)
+        return np.asarray(_ERFC64(x), np.float64)   # (frompyfunc gives a Python float for 0-d x)
     z = np.abs(x.astype(np.float64))
     t = 1.0 / (1.0 + 0.5 * z)
     poly = np.zeros_like(t)
@@ -87,6 +87,8 @@ def tanh(x: ArrayLike) -> NDArray[Any]:
 def softmax(x: ArrayLike, dim: int = -1) -> NDArray[Any]:
     x = _float_array(x)
     axis = _dim(x, dim)
+    if x.size == 0:   # nothing to normalise (torch returns the empty tensor)
+        return x.copy()
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -94,6 +96,8 @@ def softmax(x: ArrayLike, dim: int = -1) -> NDArray[Any]:
 def log_softmax(x: ArrayLike, dim: int = -1) -> NDArray[Any]:
     x = _float_array(x)
     axis = _dim(x, dim)
+    if x.size == 0:
+        return x.copy()
     return np.moveaxis(_log_softmax_last_axis(np.moveaxis(x, axis, -1)), -1, axis)
 
 

@@ -20,6 +20,7 @@ from .. import _validation as v
 from .._module import Module
 from ..train.linear import Linear
 from .activations import softmax
+from .aliased_params import AliasedParams
 from .pooling import time_major, valid_steps
 from .state_dict import dtype_of, expect_ndim, load_weights, weights_under
 
@@ -32,18 +33,20 @@ class AdditiveAttention(Module):
     """
 
     takes_lengths = True   # Sequential passes `lengths`
+    _fixed = frozenset({"input_size", "attention_size", "dtype", "proj", "score", "params", "grads"})
 
     def __init__(self, input_size: int, attention_size: int, proj_bias: bool = True, score_bias: bool = False,
                  batch_first: bool = False, dtype: DTypeLike = np.float32, seed: Optional[int] = None,
                  rng: Optional[np.random.Generator] = None) -> None:
         self.batch_first = bool(batch_first)
         self.dtype = v.as_dtype(dtype)
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = v.as_rng(seed, rng)
         self.proj = Linear(input_size, attention_size, bias=proj_bias, dtype=self.dtype, rng=rng)
         self.score = Linear(attention_size, 1, bias=score_bias, dtype=self.dtype, rng=rng)
         self.input_size, self.attention_size = self.proj.in_features, self.proj.out_features
-        super().__init__({f"{name}.{key}": value for name, part in (("proj", self.proj), ("score", self.score))
-                          for key, value in part.params.items()})   # the parts' own arrays, loaded in place
+        # the parts' own arrays under "proj." and "score.", read and assigned through
+        super().__init__(AliasedParams(self, {f"{name}.{key}": (name, key) for name in ("proj", "score")
+                                              for key in getattr(self, name).params}))
 
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", batch_first: bool = False,

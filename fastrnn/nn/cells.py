@@ -20,6 +20,7 @@ from .. import _validation as v
 from .._module import Module
 from ..io.errors import FormatError
 from ..layers import _NO_INIT, GRU, LSTM, RNN
+from .aliased_params import AliasedParams
 from .state_dict import dtype_of, load_weights, weights_under
 
 Cell = TypeVar("Cell", bound="_Cell")
@@ -30,6 +31,8 @@ _CELL_BIASES = ("bias_ih", "bias_hh")
 class _Cell(Module):
     """Shared machinery of LSTMCell, GRUCell and RNNCell; use those classes."""
 
+    _fixed = frozenset({"_layer", "params", "grads"})
+
     _layer_class = None   # fastrnn.LSTM, GRU or RNN
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Optional[Any] = None,
@@ -39,8 +42,8 @@ class _Cell(Module):
         self._layer = self._layer_class(input_size, hidden_size, bias=bias, device=device,
                                         dtype=np.float32 if dtype is None else dtype, seed=seed, rng=rng,
                                         **layer_options)
-        # the layer's own arrays under the cell's names (weight_ih_l0 -> weight_ih): loads update both
-        super().__init__({name[:-len("_l0")]: value for name, value in self._layer.params.items()})
+        # the layer's own arrays under the cell's names (weight_ih_l0 -> weight_ih), read and assigned through
+        super().__init__(AliasedParams(self, {name[:-len("_l0")]: ("_layer", name) for name in self._layer.params}))
 
     # the configuration is the layer's, read-only: it fixes the parameter shapes and the kernels
     @property

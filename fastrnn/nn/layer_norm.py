@@ -5,6 +5,8 @@ mean and the biased variance var are taken over the last len(normalized_shape) a
 weight and bias have shape S (weight ones and bias zeros initially; absent with elementwise_affine=False,
 bias absent with bias=False).
 """
+import math
+import numbers
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -19,7 +21,10 @@ class LayerNorm(Module):
     """torch.nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True) for inference.
 
     Parameters `params["weight"]` and `params["bias"]`, shape S = normalized_shape (an int means (int,)).
+    normalized_shape, elementwise_affine and dtype are fixed once built.
     """
+
+    _fixed = frozenset({"normalized_shape", "elementwise_affine", "dtype", "params", "grads"})
 
     def __init__(self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, dtype: DTypeLike = np.float32) -> None:
@@ -27,11 +32,15 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(v.as_positive_int(n, "normalized_shape") for n in shape)
         if not self.normalized_shape:
             raise ValueError("normalized_shape must name at least one axis; got ()")
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+            raise TypeError(f"eps must be a positive number; got {type(eps).__name__}")
         if not float(eps) > 0:
             raise ValueError(f"eps must be positive; got {eps}")
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         self.dtype = v.as_dtype(dtype)
+        v.check_parameter_count(f"LayerNorm({self.normalized_shape})", 2 * math.prod(self.normalized_shape),
+                                self.dtype)
         params = {}
         if self.elementwise_affine:
             params["weight"] = np.ones(self.normalized_shape, self.dtype)
@@ -61,10 +70,11 @@ class LayerNorm(Module):
         centred = x - x.mean(axis=axes, keepdims=True)
         var = np.mean(centred * centred, axis=axes, keepdims=True)
         y = centred / np.sqrt(var + self.dtype.type(self.eps))
-        if "weight" in self.params:
-            y *= self.params["weight"]
-        if "bias" in self.params:
-            y += self.params["bias"]
+        params = self.checked_params()
+        if "weight" in params:
+            y *= params["weight"]
+        if "bias" in params:
+            y += params["bias"]
         return y
 
     def __repr__(self):

@@ -40,15 +40,7 @@ class Sequential:
             named = dict(pieces[0])
         else:
             named = {str(i): piece for i, piece in enumerate(pieces)}
-        for name, piece in named.items():
-            if not isinstance(name, str) or not name or "." in name:
-                raise ValueError(f"piece names must be non-empty strings without '.'; got {name!r}")
-            if not callable(piece):
-                raise TypeError(f"piece {name!r} must be callable (a layer, Linear, activation, ...); got "
-                                f"{type(piece).__name__}")
-        if not named:
-            raise ValueError("Sequential needs at least one piece")
-        _check_chain(named)
+        _check_pieces(named)
         self.pieces = named
 
     @classmethod
@@ -60,12 +52,16 @@ class Sequential:
         ("lstm", fastrnn.LSTM, {"batch_first": True}). Every key under `prefix` must belong to a piece: an extra
         key (a state dict of another architecture) raises fastrnn.FormatError naming it, as does a missing one.
         """
-        arrays = flat_arrays(state_dict)
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a string such as 'model.'; got {type(prefix).__name__}")
+        arrays = flat_arrays(state_dict, prefix)
         pieces = {}
         for entry in layout:
             if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
                 raise TypeError(f"layout entries must be (name, class) or (name, class, options); got {entry!r}")
             name, piece_class, options = (*entry, {}) if len(entry) == 2 else entry
+            if name in pieces:
+                raise ValueError(f"layout names the piece {name!r} twice")
             if not hasattr(piece_class, "from_state_dict"):
                 raise TypeError(f"layout entry {name!r}: {piece_class!r} has no from_state_dict")
             pieces[name] = piece_class.from_state_dict(arrays, prefix=f"{prefix}{name}.", **options)
@@ -81,6 +77,7 @@ class Sequential:
 
     def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> Any:
         """The last piece's output for input x (what the first piece takes) and optional lengths (B,)."""
+        _check_pieces(self.pieces)   # `pieces` may have been changed since construction
         if lengths is not None and not any(_takes_lengths(piece) for piece in self.pieces.values()):
             raise ValueError("lengths were given but no piece of this model takes them (a recurrent layer, "
                              "pooling or attention)")
@@ -117,8 +114,15 @@ class Sequential:
 
     def __getitem__(self, key: Union[int, str]) -> Any:
         """A piece by name, or by position (an int)."""
-        if isinstance(key, int):
-            return list(self.pieces.values())[key]
+        if isinstance(key, int) and not isinstance(key, bool):
+            pieces = list(self.pieces.values())
+            if not -len(pieces) <= key < len(pieces):
+                raise IndexError(f"piece index {key} is out of range for a Sequential of {len(pieces)} pieces")
+            return pieces[key]
+        if not isinstance(key, str):
+            raise TypeError(f"a piece is named by a string or an int position; got {type(key).__name__}")
+        if key not in self.pieces:
+            raise KeyError(f"no piece named {key!r}; pieces: {', '.join(self.pieces)}")
         return self.pieces[key]
 
     def __len__(self) -> int:
@@ -131,6 +135,22 @@ class Sequential:
 
 def _takes_lengths(piece):
     return isinstance(piece, _RecurrentLayer) or getattr(piece, "takes_lengths", False)
+
+
+def _check_pieces(named):
+    """ValueError or TypeError unless `named` is a non-empty dict of callable pieces under names without '.',
+    chained as _check_chain requires."""
+    if not isinstance(named, dict):
+        raise TypeError(f"Sequential.pieces must be a dict {{name: piece}}; got {type(named).__name__}")
+    for name, piece in named.items():
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"piece names must be non-empty strings without '.'; got {name!r}")
+        if not callable(piece):
+            raise TypeError(f"piece {name!r} must be callable (a layer, Linear, activation, ...); got "
+                            f"{type(piece).__name__}")
+    if not named:
+        raise ValueError("Sequential needs at least one piece")
+    _check_chain(named)
 
 
 def _check_chain(named):

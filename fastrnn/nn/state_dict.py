@@ -15,12 +15,19 @@ import numpy as np
 from ..io.errors import FormatError
 
 
-def flat_arrays(state_dict):
-    """{dotted key: NumPy array} of a (possibly nested) state dict of arrays or torch tensors."""
+def flat_arrays(state_dict, prefix=None):
+    """{dotted key: NumPy array} of a (possibly nested) state dict of arrays or torch tensors. With a prefix,
+    a value under it that is not an array (a list, a number: leaves elsewhere, such as a checkpoint's "epoch",
+    are skipped) raises FormatError naming it, rather than reading as a missing key."""
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict must be a mapping of names to arrays; got {type(state_dict).__name__}")
     from ..io.tree import flatten   # imported on use: `import fastrnn` loads no reader
-    return flatten(state_dict)[0]
+    arrays, others = flatten(state_dict)
+    for key, value in others.items():
+        if prefix is not None and key.startswith(prefix):
+            raise FormatError(f"state dict entry {key!r} is a {type(value).__name__}, not an array: weights must "
+                              f"be NumPy arrays or torch tensors")
+    return arrays
 
 
 def weights_under(state_dict, prefix, owner, required, optional=()):
@@ -29,7 +36,7 @@ def weights_under(state_dict, prefix, owner, required, optional=()):
     other key under the prefix."""
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a string such as 'fc.'; got {type(prefix).__name__}")
-    arrays = flat_arrays(state_dict)
+    arrays = flat_arrays(state_dict, prefix)
     present = [key for key in arrays if key.startswith(prefix)]
     allowed = tuple(required) + tuple(optional)
     for key in present:

@@ -19,6 +19,14 @@ from .torch_state import is_torch_quantized, to_fastrnn_names
 QUANTIZED_KINDS = ("weight_ih", "weight_hh", "weight_hr")
 
 
+def _frozen(value):
+    """A read-only copy of the array that cannot be made writeable again (its memory is a bytes object): the
+    kernels hold packed copies of the parameters, so an in-place change would be stale. A copy, so the caller's
+    array (a state dict entry) is neither aliased nor made read-only."""
+    value = np.ascontiguousarray(value)
+    return np.frombuffer(value.tobytes(), value.dtype).reshape(value.shape)
+
+
 def _is_quantized_name(name):
     return name.split("_l")[0] in QUANTIZED_KINDS and not name.endswith(f.SCALE_SUFFIX)
 
@@ -66,9 +74,7 @@ class _QuantizedLayer:
                 params[name], params[name + f.SCALE_SUFFIX] = f.quantize_matrix(weights[name], self.weight_format)
             else:
                 params[name] = np.array(weights[name], np.float32)
-        for value in params.values():
-            value.flags.writeable = False
-        return params
+        return {name: _frozen(value) for name, value in params.items()}
 
     def load_state_dict(self, mapping, strict=True):
         """Replace the parameters by those of a quantized state dict (values in this layer's weight format and
@@ -96,9 +102,7 @@ class _QuantizedLayer:
                                                                       mapping[scale_key])
             else:
                 loaded[key] = v.as_weight(mapping[key], key, shape, np.float32)
-        for value in loaded.values():
-            value.flags.writeable = False
-        self.params.update(loaded)
+        self.params.update({name: _frozen(value) for name, value in loaded.items()})
         self._cells = self._build_cells()
         return missing, unexpected
 
@@ -113,6 +117,11 @@ class _QuantizedLayer:
         f.check_values(values, key, fmt)
         return values, np.array(f.check_scale(v.to_numpy(scale, key + f.SCALE_SUFFIX), key + f.SCALE_SUFFIX,
                                               shape[0]))
+
+    def __setstate__(self, state):
+        """Unpickled arrays are writeable again: frozen before the kernels pack them."""
+        state["params"] = {name: _frozen(value) for name, value in state["params"].items()}
+        super().__setstate__(state)
 
     def dequantized(self):
         """{name: float32 array} the parameters stand for (scale * values); a float layer's state dict."""

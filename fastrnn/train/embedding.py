@@ -18,22 +18,29 @@ class Embedding(Module):
 
     padding_idx (optional): that row starts at zero and receives no gradient (padding tokens in a batch).
     backward ADDS to `grads["weight"]`; the caller clears with zero_grad(). Ids have no gradient.
+    num_embeddings, embedding_dim, padding_idx and dtype are fixed once built.
     """
+
+    _fixed = frozenset({"num_embeddings", "embedding_dim", "padding_idx", "dtype", "params", "grads"})
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
                  dtype: DTypeLike = np.float32, seed: Optional[int] = None, rng: Any = None) -> None:
         self.num_embeddings = v.as_positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = v.as_positive_int(embedding_dim, "embedding_dim")
-        if padding_idx is not None and not -self.num_embeddings <= padding_idx < self.num_embeddings:
-            raise ValueError(f"padding_idx must lie in [-{self.num_embeddings}, {self.num_embeddings}); "
-                             f"got {padding_idx}")
+        if padding_idx is not None:
+            padding_idx = v.as_positive_int(padding_idx, "padding_idx", minimum=-self.num_embeddings)
+            if padding_idx >= self.num_embeddings:
+                raise ValueError(f"padding_idx must lie in [-{self.num_embeddings}, {self.num_embeddings}); "
+                                 f"got {padding_idx}")
         self.padding_idx = None if padding_idx is None else padding_idx % self.num_embeddings
         self.dtype = v.as_dtype(dtype)
+        v.check_parameter_count(f"Embedding({self.num_embeddings}, {self.embedding_dim})",
+                                self.num_embeddings * self.embedding_dim, self.dtype)
         shape = (self.num_embeddings, self.embedding_dim)
         if rng is _NO_INIT:   # from_state_dict: the weight is loaded right after
             super().__init__({"weight": np.empty(shape, self.dtype)})
             return
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = v.as_rng(seed, rng)
         weight = rng.standard_normal(shape).astype(self.dtype)
         if self.padding_idx is not None:
             weight[self.padding_idx] = 0
@@ -56,14 +63,14 @@ class Embedding(Module):
 
     def forward(self, idx: ArrayLike) -> NDArray[Any]:
         """y (..., E) = weight[idx] for integer ids idx (...)."""
-        return self.params["weight"][self._checked(idx)]
+        return self.checked_params()["weight"][self._checked(idx)]
 
     __call__ = forward
 
     def forward_train(self, idx: ArrayLike) -> Tuple[NDArray[Any], NDArray[Any]]:
         """(y, cache): y as forward(idx); the cache is the ids (...) themselves, not a copy."""
         idx = self._checked(idx)
-        return self.params["weight"][idx], idx
+        return self.checked_params()["weight"][idx], idx
 
     def backward(self, cache: NDArray[Any], dy: ArrayLike) -> None:
         """ADDS dL/dW to self.grads["weight"] from dy = dL/dy (..., E); returns None (ids have no gradient)."""
@@ -75,7 +82,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             keep = rows != self.padding_idx
             rows, dy2 = rows[keep], dy2[keep]
-        np.add.at(self.grads["weight"], rows, dy2)
+        np.add.at(self.checked_grads()["weight"], rows, dy2)
 
     def _checked(self, idx):
         """idx as an integer array with every id in [0, N); IndexError (as torch) naming the first bad id."""

@@ -18,20 +18,25 @@ class Linear(Module):
 
     Parameters (torch.nn.Linear's names and init): `params["weight"]` (O, I) and `params["bias"]` (O,), both
     uniform in [-1/sqrt(I), 1/sqrt(I)]. backward ADDS to `grads` (same keys); the caller clears with zero_grad().
+    in_features, out_features and dtype are fixed once built.
     """
+
+    _fixed = frozenset({"in_features", "out_features", "dtype", "params", "grads"})
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: DTypeLike = np.float32,
                  seed: Optional[int] = None, rng: Any = None) -> None:
         self.in_features = v.as_positive_int(in_features, "in_features")
         self.out_features = v.as_positive_int(out_features, "out_features")
         self.dtype = v.as_dtype(dtype)
+        v.check_parameter_count(f"Linear({self.in_features}, {self.out_features})",
+                                self.out_features * (self.in_features + 1), self.dtype)
         shapes = {"weight": (self.out_features, self.in_features)}
         if bias:
             shapes["bias"] = (self.out_features,)
         if rng is _NO_INIT:   # from_state_dict: every parameter is loaded right after
             super().__init__({name: np.empty(shape, self.dtype) for name, shape in shapes.items()})
             return
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = v.as_rng(seed, rng)
         bound = 1.0 / np.sqrt(self.in_features)
         super().__init__({name: rng.uniform(-bound, bound, shape).astype(self.dtype)
                           for name, shape in shapes.items()})
@@ -63,21 +68,23 @@ class Linear(Module):
     def backward(self, cache: NDArray[Any], dy: ArrayLike) -> NDArray[Any]:
         """dx (..., I) from dy = dL/dy (..., O); ADDS dL/dW and dL/db to self.grads."""
         x = cache
+        weight, grads = self.checked_params()["weight"], self.checked_grads()
         dy = self._checked(dy, "dy", self.out_features, "(..., O)")
         if dy.shape[:-1] != x.shape[:-1]:
             raise ValueError(f"dy has shape {dy.shape}; expected (..., O) = {x.shape[:-1] + (self.out_features,)}")
         x2 = x.reshape(-1, self.in_features)        # (N, I), N = product of the leading axes
         dy2 = dy.reshape(-1, self.out_features)     # (N, O)
-        self.grads["weight"] += dy2.T @ x2          # (O, I)
-        if "bias" in self.grads:
-            self.grads["bias"] += dy2.sum(axis=0)   # (O,)
-        return (dy2 @ self.params["weight"]).reshape(x.shape)
+        grads["weight"] += dy2.T @ x2          # (O, I)
+        if "bias" in grads:
+            grads["bias"] += dy2.sum(axis=0)   # (O,)
+        return (dy2 @ weight).reshape(x.shape)
 
     def _affine(self, x):
         # One GEMM over all leading axes: (N, I) x (I, O), N = their product (x is C-contiguous: a view).
-        y = (x.reshape(-1, self.in_features) @ self.params["weight"].T).reshape(x.shape[:-1] + (self.out_features,))
-        if "bias" in self.params:
-            y += self.params["bias"]
+        params = self.checked_params()
+        y = (x.reshape(-1, self.in_features) @ params["weight"].T).reshape(x.shape[:-1] + (self.out_features,))
+        if "bias" in params:
+            y += params["bias"]
         return y
 
     def _checked(self, arr, name, size, legend):

@@ -16,7 +16,7 @@ class Optimizer:
     """Shared machinery: the groups, per-array state, step counting. Subclasses define _update."""
 
     def __init__(self, groups, lr, weight_decay):
-        if lr < 0 or weight_decay < 0:
+        if not (lr >= 0 and weight_decay >= 0):   # (NaN too: it would turn every weight into NaN)
             raise ValueError(f"lr and weight_decay must be >= 0; got lr={lr}, weight_decay={weight_decay}")
         self.groups = _as_groups(groups)
         self.lr = float(lr)
@@ -53,7 +53,7 @@ class SGD(Optimizer):
 
     def __init__(self, groups, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(groups, lr, weight_decay)
-        if momentum < 0:
+        if not momentum >= 0:
             raise ValueError(f"momentum must be >= 0; got {momentum}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov momentum requires momentum > 0 and dampening = 0")
@@ -89,7 +89,7 @@ class Adam(Optimizer):
     def __init__(self, groups, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
         super().__init__(groups, lr, weight_decay)
         beta1, beta2 = betas
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0) or eps < 0:
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0 and eps >= 0):
             raise ValueError(f"betas must lie in [0, 1) and eps >= 0; got betas={betas}, eps={eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled = bool(decoupled)

@@ -365,16 +365,12 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
     def __getstate__(self):
         """Pickle support: configuration, parameters, non-zero gradients and RNG; kernels' views are rebuilt on
         load, and gradients left out are zeros again."""
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         del state["_cells"], state["_local"], state["_grad_lock"]
-        state["grads"] = {name: g for name, g in self.grads.items() if g.any()}
         return state
 
     def __setstate__(self, state):
-        grads = state.pop("grads")
-        self.__dict__.update(state)
-        self.__dict__["grads"] = {name: grads[name] if name in grads else np.zeros(p.shape, p.dtype)
-                                  for name, p in self.params.items()}
+        super().__setstate__(state)
         self._cells = self._build_cells()
         self._local = threading.local()
         self._grad_lock = threading.Lock()

@@ -62,7 +62,8 @@ def test_on_the_shipped_trained_character_model_over_a_long_text():
     data = os.path.join(os.path.dirname(fastrnn.__file__), "data")
     with open(os.path.join(data, "charlm.json")) as f:
         alphabet = json.load(f)["alphabet"]
-    with open(os.path.join(os.path.dirname(data), "..", "examples", "data", "alice.txt")) as f:
+    book = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "data", "alice.txt")
+    with open(book) as f:   # beside the tests (the checkout, or CI's copy of tests/ and examples/)
         ids = np.array([alphabet.index(ch) for ch in f.read() if ch in alphabet][:10001])
     sd = fastrnn.load(os.path.join(data, "charlm.pt"))
     x = sd["embedding.weight"][ids[:-1]][:, None, :]

@@ -72,7 +72,9 @@ typedef struct {
     int product;         /* FR_PRODUCT_* of the per-step products */
     int fused;           /* FR_PRODUCT_PACKED: 1 for the fused step on gate-interleaved panels of W_hh, 0 for plain
                             panels and a separate point-wise pass */
-    int threads;         /* threads per step */
+    int threads;         /* threads per step (1 when row_parts > 1) */
+    int row_parts;       /* 1, or the slices of the batch that run the time loop each on its own thread (one
+                            hand-off per chunk of steps instead of one per step) */
     ptrdiff_t chunk;     /* steps whose input projection is computed at once (T for training) */
     void *scratch;       /* FR_PRODUCT_QUANT: the products' prepared activations (fr_forward sets it) */
 } fr_plan;
@@ -94,6 +96,30 @@ int fr_plan_wake_pays(double flops);
 /* Threads for a large BLAS product of `flops`; for fr_small_gemm_nt's product of these sizes. */
 int fr_plan_gemm_threads(double flops);
 int fr_plan_small_gemm_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int elem);
+
+/* One fr_forward call's arguments, typed by the entry point's suffix (fr_forward_pair). */
+typedef struct {
+    const fr_cell *cell;
+    const fr_packed *pk;
+    fr_plan plan;
+    const void *x;
+    ptrdiff_t T, B;
+    void *h, *c;
+    const ptrdiff_t *batch_sizes;
+    int reverse;
+    void *out;
+    ptrdiff_t ldo;
+    void *gates;
+    const fr_tape *tape;
+    void *work;
+} fr_forward_call;
+
+/* 1 when a bidirectional layer's two directions should run at once, one per thread and each on one thread
+ * (fr_plan_pair_member), rather than one after the other on every thread. */
+int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem);
+/* A direction's plan (from fr_plan_forward) as one of the two at once: one thread, and half the chunk of gates, so
+ * that the two together keep inference's working memory. */
+void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem, fr_plan *plan);
 
 /* ------------------------------------------------------------------------------------------ entry points */
 #define FR_DECLARE_LOOPS(REAL, SFX)                                                                              \
@@ -117,6 +143,9 @@ int fr_plan_small_gemm_threads(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int elem);
                            ptrdiff_t ldo, REAL *dh, REAL *dc, const ptrdiff_t *batch_sizes, int reverse,        \
                            REAL *dx, const fr_grads *g, REAL *dgates, REAL *dhh, REAL *dhs, REAL *rh,            \
                            REAL *work);                                                                          \
+    /* calls[0] and calls[1] (fr_forward's arguments each) at once, one per thread of the pool.               \
+       They must share no output buffer. */                                                                     \
+    void fr_forward_pair_##SFX(const fr_forward_call *calls);                                                  \
     /* One step of a stack of L unidirectional cells (streaming): x [B, I] IN; h [L, B, P], c [L, B, H] or     \
        NULL INOUT; work [fr_forward_workspace of the widest cell for plan] scratch. */                          \
     void fr_step_stack_##SFX(const fr_cell *cells, ptrdiff_t L, const fr_plan *plan, const REAL *x, ptrdiff_t B, \
@@ -160,6 +189,8 @@ uint64_t fr_fingerprint(const void *data, ptrdiff_t bytes);
  * (the last hand-off is longer ago than their spin), so waking them costs a system call each. */
 typedef void (*fr_task_fn)(void *ctx, int index, int count);
 void fr_parallel_run(int n, fr_task_fn fn, void *ctx);
+/* One round of a spin-wait (the CPU's pause hint); every 1024th round yields the core to the scheduler. */
+void fr_spin_pause(int round);
 void fr_set_max_threads(int n);
 int fr_max_threads(void);
 int fr_pool_asleep(void);

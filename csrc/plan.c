@@ -33,6 +33,12 @@
 #define FR_MIN_DIRECT_SPLIT_BYTES (2.0 * 1024 * 1024)
 /* Waking sleeping workers (a paced caller: one step per frame) pays only for a step of this much work. */
 #define FR_MIN_WAKE_FLOPS 4.0e6
+/* From this many rows per thread, the batch is split into slices that each run the whole time loop on their own
+ * thread (plan.row_parts), instead of splitting every step's product by hidden units: no hand-off per step, and
+ * each thread's point-wise update runs beside its product. Each thread then reads all of W_hh every step (from
+ * L3 when W_hh outgrows its L2): 8 rows make 4 FLOP per byte of float32 W, about 25 GB/s at one Zen 4 core's
+ * 100 GFLOP/s, which its L3 delivers. */
+#define FR_ROW_SPLIT_MIN_ROWS 8
 /* Large products (input projection, weight gradients) are split from 1 MFLOP. */
 #define FR_MIN_GEMM_FLOPS 1.0e6
 /* Inference projects the inputs of at most this many bytes of gates at once (a chunk of steps that stays in L3
@@ -85,34 +91,72 @@ static int step_threads(const fr_cell *cell, int product, ptrdiff_t T, ptrdiff_t
     return threads > 1 && fr_plan_wake_pays(flops * (double)T) ? threads : 1;
 }
 
+/* Steps whose input projection is computed at once: all T for training, else about `bytes` of gates. */
+static ptrdiff_t chunk_steps(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem, double bytes)
+{
+    if (training || T <= 1) return T > 1 ? T : 1;
+    const double step_bytes = (double)B * (double)cell->G * elem;
+    ptrdiff_t chunk = (ptrdiff_t)(bytes / step_bytes);
+    const ptrdiff_t min_steps = (FR_CHUNK_MIN_ROWS + B - 1) / (B > 0 ? B : 1);
+    if (chunk < min_steps) chunk = min_steps;
+    return chunk < 1 ? 1 : chunk > T ? T : chunk;
+}
+
+/* Splits the batch into slices that run the steps on their own threads (plan->row_parts, then one thread per
+ * step) when there are rows enough for each and the call's work pays for waking the workers. */
+static void split_rows(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, fr_plan *plan)
+{
+    const double call_flops = step_flops(cell, B) * (double)T;
+    const int threads = fr_max_threads();
+    plan->row_parts = 1;
+    if (plan->product == FR_PRODUCT_PACKED && threads > 1 && B >= 2 * FR_ROW_SPLIT_MIN_ROWS &&
+        call_flops >= FR_MIN_GEMM_FLOPS && fr_plan_wake_pays(call_flops)) {
+        const ptrdiff_t parts = B / FR_ROW_SPLIT_MIN_ROWS;
+        plan->row_parts = parts < threads ? (int)parts : threads;
+        plan->threads = 1;
+    }
+}
+
 fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem)
 {
     fr_plan plan = {0};
     plan.product = B > FR_DIRECT_MAX_ROWS || T >= FR_PACKED_MIN_STEPS ? FR_PRODUCT_PACKED : FR_PRODUCT_DIRECT;
-    plan.fused = plan.product == FR_PRODUCT_PACKED && B <= FR_FUSED_MAX_ROWS && cell->mode != FR_GRU_RB;
     plan.threads = step_threads(cell, plan.product, T, B, elem);
-    if (training || T <= 1) {
-        plan.chunk = T > 1 ? T : 1;
-    } else {
-        const double step_bytes = (double)B * (double)cell->G * elem;
-        ptrdiff_t chunk = (ptrdiff_t)(FR_CHUNK_BYTES / step_bytes);
-        const ptrdiff_t min_steps = (FR_CHUNK_MIN_ROWS + B - 1) / (B > 0 ? B : 1);
-        if (chunk < min_steps) chunk = min_steps;
-        plan.chunk = chunk < 1 ? 1 : chunk > T ? T : chunk;
-    }
+    split_rows(cell, T, B, &plan);
+    const ptrdiff_t rows = (B + plan.row_parts - 1) / plan.row_parts;   /* of one thread's steps */
+    plan.fused = plan.product == FR_PRODUCT_PACKED && rows <= FR_FUSED_MAX_ROWS && cell->mode != FR_GRU_RB;
+    plan.chunk = chunk_steps(cell, T, B, training, elem, FR_CHUNK_BYTES);
     return plan;
+}
+
+/* Two directions at once pay where the forward plan would split every step's product by hidden units (fewer rows
+ * than a row split needs): each thread then runs its direction with no hand-off per step, and the two read their
+ * own W_hh, the same bytes in all as the split. */
+int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
+{
+    const fr_plan plan = fr_plan_forward(cell, T, B, 0, elem);
+    const double call_flops = 2.0 * step_flops(cell, B) * (double)T;
+    return fr_max_threads() > 1 && plan.row_parts == 1 && call_flops >= FR_MIN_GEMM_FLOPS &&
+           fr_plan_wake_pays(call_flops);
+}
+
+void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem, fr_plan *plan)
+{
+    plan->threads = plan->row_parts = 1;
+    plan->chunk = chunk_steps(cell, T, B, training, elem, FR_CHUNK_BYTES / 2);
 }
 
 fr_plan fr_plan_backward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
 {
-    fr_plan plan = {FR_PRODUCT_PACKED, 0, step_threads(cell, FR_PRODUCT_PACKED, T, B, elem), T > 1 ? T : 1};
+    fr_plan plan = {FR_PRODUCT_PACKED, 0, step_threads(cell, FR_PRODUCT_PACKED, T, B, elem), 1, T > 1 ? T : 1};
+    split_rows(cell, T, B, &plan);
     return plan;
 }
 
 fr_plan fr_plan_step(const fr_cell *cell, ptrdiff_t B, int elem)
 {
     const int product = B > FR_DIRECT_MAX_ROWS ? FR_PRODUCT_BLAS : FR_PRODUCT_DIRECT;
-    fr_plan plan = {product, 0, step_threads(cell, product, 1, B, elem), 1};
+    fr_plan plan = {product, 0, step_threads(cell, product, 1, B, elem), 1, 1};
     return plan;
 }
 
@@ -126,6 +170,7 @@ fr_plan fr_plan_quant(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B)
     const double flops = step_flops(cell, B);
     plan.product = FR_PRODUCT_QUANT;
     plan.fused = 0;
+    plan.row_parts = 1;   /* the products share one scratch of prepared activations */
     plan.threads = flops >= 4 * FR_MIN_STEP_FLOPS && fr_plan_wake_pays(flops * (double)T) ? fr_max_threads() : 1;
     return plan;
 }

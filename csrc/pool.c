@@ -175,6 +175,12 @@ static void ensure_workers(int n)
     }
 }
 
+void fr_spin_pause(int round)
+{
+    if ((round & 1023) == 1023) sched_yield();
+    FR_PAUSE();
+}
+
 void fr_parallel_run(int n, fr_task_fn fn, void *ctx)
 {
     if (n > fr_max_threads()) n = fr_max_threads();
@@ -196,9 +202,6 @@ void fr_parallel_run(int n, fr_task_fn fn, void *ctx)
         pthread_mutex_unlock(&pool.lock);
     }
     run_parts(gen, 0);
-    for (int spins = 0; atomic_load(&pool.done) < n; spins++) {   /* parts a worker claimed and still runs */
-        if ((spins & 1023) == 1023) sched_yield();
-        FR_PAUSE();
-    }
+    for (int spins = 1; atomic_load(&pool.done) < n; spins++) fr_spin_pause(spins);   /* parts a worker still runs */
     pthread_mutex_unlock(&pool.owner);
 }

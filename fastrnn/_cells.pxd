@@ -50,12 +50,32 @@ cdef extern from "fastrnn.h" nogil:
         int product
         int fused
         int threads
+        int row_parts
         Py_ssize_t chunk
 
     fr_plan fr_plan_forward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int training, int elem)
     fr_plan fr_plan_backward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int elem)
     fr_plan fr_plan_step(const fr_cell *cell, Py_ssize_t B, int elem)
     fr_plan fr_plan_quant(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B)
+    ctypedef struct fr_forward_call:
+        const fr_cell *cell
+        const fr_packed *pk
+        fr_plan plan
+        const void *x
+        Py_ssize_t T
+        Py_ssize_t B
+        void *h
+        void *c
+        const Py_ssize_t *batch_sizes
+        int reverse
+        void *out
+        Py_ssize_t ldo
+        void *gates
+        const fr_tape *tape
+        void *work
+
+    int fr_plan_directions_at_once(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int elem)
+    void fr_plan_pair_member(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int training, int elem, fr_plan *plan)
     Py_ssize_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, Py_ssize_t B, int training)
     Py_ssize_t fr_backward_workspace(const fr_cell *cell, Py_ssize_t B)
 
@@ -75,6 +95,8 @@ cdef extern from "fastrnn.h" nogil:
                          Py_ssize_t ldo, double *dh, double *dc, const Py_ssize_t *batch_sizes, int reverse,
                          double *dx, const fr_grads *g, double *dgates, double *dhh, double *dhs, double *rh,
                          double *work)
+    void fr_forward_pair_f32(const fr_forward_call *calls)
+    void fr_forward_pair_f64(const fr_forward_call *calls)
     void fr_step_stack_f32(const fr_cell *cells, Py_ssize_t L, const fr_plan *plan, const float *x, Py_ssize_t B,
                            float *h, float *c, float *work)
     void fr_step_stack_f64(const fr_cell *cells, Py_ssize_t L, const fr_plan *plan, const double *x,

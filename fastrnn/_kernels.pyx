@@ -203,7 +203,8 @@ cdef int force_product(fr_plan *plan, product) except -1:
 
 def plan(Cell cell, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
     """What csrc/plan.c chooses for a call of T steps and B rows ("forward", "training", "backward" or "step"):
-    {"product": "direct" | "fused" | "packed" | "blas", "threads": per step, "chunk": steps projected at once}."""
+    {"product": "direct" | "fused" | "packed" | "blas", "threads": per step, "row_parts": slices of the batch that
+    run the steps on their own threads, "chunk": steps projected at once}."""
     cdef int elem = 8 if cell.is_double else 4
     cdef fr_plan p
     if kind == "backward":
@@ -213,65 +214,11 @@ def plan(Cell cell, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
     else:
         p = fr_plan_forward(&cell.c, T, B, kind == "training", elem)
     names = {value: name for name, value in _PRODUCTS.items()}
-    return {"product": "fused" if p.fused else names[p.product], "threads": p.threads, "chunk": p.chunk}
+    return {"product": "fused" if p.fused else names[p.product], "threads": p.threads, "row_parts": p.row_parts,
+            "chunk": p.chunk}
 
 
-def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
-                      cnp.ndarray out, Py_ssize_t col0, dict tape=None, product=None):
-    """Run one layer in one direction over the whole sequence (csrc/loop.inc fr_forward).
-
-    x [T, B, I] IN; h [B, P] INOUT; c [B, H] INOUT or None (not LSTM); batch_sizes [T] intp IN;
-    out [T, B, D*P] OUT: columns col0:col0+P written for active rows (others untouched);
-    tape: None, or a dict that receives what backward_direction needs: "gates" [T, B, G] (activations),
-    "h_prev" [T, B, P], and per mode "c_prev", "hn", "r" [T, B, H].
-    """
-    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
-    cdef fr_cell *cp = &cell.c
-    cdef bint training = tape is not None
-    cdef fr_plan plan = fr_plan_forward(cp, T, B, training, 8 if cell.is_double else 4)
-    cdef fr_packed pk
-    cdef fr_tape tp
-    cdef const fr_tape *tpp = &tp if training else NULL
-    cdef void *gp = NULL
-    pk.hh = pk.hn = pk.hr = NULL
-    force_product(&plan, product)
-    check_blas_sizes(T * B, cp.n_in, cp.G, ldo)
-    owner = None
-    if plan.product == FR_PRODUCT_PACKED:
-        owner = cell.packed(PANELS_FUSED if plan.fused else PANELS_PLAIN, &pk)
-    dtype = cell.dtype
-    work = np.empty(fr_forward_workspace(cp, &plan, B, training), dtype)
-    if training:
-        gates = tape["gates"] = np.empty((T, B, cp.G), dtype)
-        gp = data(gates)
-        # zeros: rows inactive at a step (past their length) must stay finite for backward's products
-        tape["h_prev"] = np.zeros((T, B, cp.P), dtype)
-        if cp.mode == FR_LSTM:
-            tape["c_prev"] = np.zeros((T, B, cp.H), dtype)
-        if cp.mode == FR_GRU:
-            tape["hn"] = np.zeros((T, B, cp.H), dtype)
-        if cp.w_hr != NULL:
-            tape["r"] = np.zeros((T, B, cp.H), dtype)
-        tp.h_prev = data(tape["h_prev"])
-        tp.c_prev = data_or_null(tape.get("c_prev"))
-        tp.hn = data_or_null(tape.get("hn"))
-        tp.r = data_or_null(tape.get("r"))
-    cdef void *xp = data(x)
-    cdef void *hp = data(h)
-    cdef void *cptr = data_or_null(c)
-    cdef const Py_ssize_t *bsp = <const Py_ssize_t *>data(batch_sizes)
-    cdef void *op = data(out)
-    cdef void *wp = data(work)
-    with nogil:
-        if cell.is_double:
-            fr_forward_f64(cp, &pk, &plan, <const double *>xp, T, B, <double *>hp, <double *>cptr, bsp, reverse,
-                           <double *>op + col0, ldo, <double *>gp, tpp, <double *>wp)
-        else:
-            fr_forward_f32(cp, &pk, &plan, <const float *>xp, T, B, <float *>hp, <float *>cptr, bsp, reverse,
-                           <float *>op + col0, ldo, <float *>gp, tpp, <float *>wp)
-    del owner
-
-
+include "_forward.pxi"
 include "_backward.pxi"
 
 

@@ -278,10 +278,15 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
             if tape is not None:
                 layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
-            for d in range(D):
-                k = layer * D + d
-                _kernels.forward_direction(cells[k], layer_input, h[k], None if c is None else c[k], batch_sizes,
-                                           d == 1, out, d * P, None if tape is None else tape.cells[k])
+            k = layer * D
+            if D == 2 and _kernels.directions_at_once(cells[k], T, B):
+                _kernels.forward_pair(cells[k:k + 2], layer_input, h[k:k + 2], None if c is None else c[k:k + 2],
+                                      batch_sizes, out, None if tape is None else tape.cells[k:k + 2])
+            else:
+                for d in range(D):
+                    _kernels.forward_direction(cells[k + d], layer_input, h[k + d], None if c is None else c[k + d],
+                                               batch_sizes, d == 1, out, d * P,
+                                               None if tape is None else tape.cells[k + d])
             layer_input = out
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)

@@ -1,0 +1,114 @@
+# The forward loop of one layer: one direction, or a bidirectional layer's two directions at once, one per thread
+# (included by _kernels.pyx, shares its types); the loop itself is csrc/loop.inc's fr_forward.
+
+
+cdef class _ForwardCall:
+    """One fr_forward call's arguments (fr_forward_call) and the arrays they point into, kept alive until it ran."""
+    cdef fr_forward_call call
+    cdef fr_packed pk
+    cdef fr_tape tp
+    cdef object keep     # packed panels, workspace
+    cdef bint f64
+
+    cdef run(self):
+        cdef fr_forward_call *f = &self.call
+        with nogil:
+            if self.f64:
+                fr_forward_f64(f.cell, f.pk, &f.plan, <const double *>f.x, f.T, f.B, <double *>f.h, <double *>f.c,
+                               f.batch_sizes, f.reverse, <double *>f.out, f.ldo, <double *>f.gates, f.tape,
+                               <double *>f.work)
+            else:
+                fr_forward_f32(f.cell, f.pk, &f.plan, <const float *>f.x, f.T, f.B, <float *>f.h, <float *>f.c,
+                               f.batch_sizes, f.reverse, <float *>f.out, f.ldo, <float *>f.gates, f.tape,
+                               <float *>f.work)
+
+
+cdef _ForwardCall prepare_forward(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
+                                  cnp.ndarray out, Py_ssize_t col0, dict tape, product, bint one_thread):
+    """The call of forward_direction's arguments: plan, packed panels, workspace and (training) the tape's arrays.
+    one_thread: the call runs beside another on its own thread (forward_pair)."""
+    cdef _ForwardCall fc = _ForwardCall.__new__(_ForwardCall)
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
+    cdef fr_cell *cp = &cell.c
+    cdef bint training = tape is not None
+    cdef int elem = 8 if cell.is_double else 4
+    cdef fr_plan plan = fr_plan_forward(cp, T, B, training, elem)
+    fc.pk.hh = fc.pk.hn = fc.pk.hr = NULL
+    force_product(&plan, product)
+    if one_thread:
+        fr_plan_pair_member(cp, T, B, training, elem, &plan)
+    check_blas_sizes(T * B, cp.n_in, cp.G, ldo)
+    owner = None
+    if plan.product == FR_PRODUCT_PACKED:
+        owner = cell.packed(PANELS_FUSED if plan.fused else PANELS_PLAIN, &fc.pk)
+    dtype = cell.dtype
+    work = np.empty(fr_forward_workspace(cp, &plan, B, training), dtype)
+    gates = None
+    if training:
+        gates = tape["gates"] = np.empty((T, B, cp.G), dtype)
+        # zeros: rows inactive at a step (past their length) must stay finite for backward's products
+        tape["h_prev"] = np.zeros((T, B, cp.P), dtype)
+        if cp.mode == FR_LSTM:
+            tape["c_prev"] = np.zeros((T, B, cp.H), dtype)
+        if cp.mode == FR_GRU:
+            tape["hn"] = np.zeros((T, B, cp.H), dtype)
+        if cp.w_hr != NULL:
+            tape["r"] = np.zeros((T, B, cp.H), dtype)
+        fc.tp.h_prev = data(tape["h_prev"])
+        fc.tp.c_prev = data_or_null(tape.get("c_prev"))
+        fc.tp.hn = data_or_null(tape.get("hn"))
+        fc.tp.r = data_or_null(tape.get("r"))
+    fc.keep = (owner, work)
+    fc.f64 = cell.is_double
+    fc.call.cell = cp
+    fc.call.pk = &fc.pk
+    fc.call.plan = plan
+    fc.call.x = data(x)
+    fc.call.T, fc.call.B = T, B
+    fc.call.h = data(h)
+    fc.call.c = data_or_null(c)
+    fc.call.batch_sizes = <const Py_ssize_t *>data(batch_sizes)
+    fc.call.reverse = reverse
+    fc.call.out = <char *>data(out) + col0 * elem
+    fc.call.ldo = ldo
+    fc.call.gates = data_or_null(gates)
+    fc.call.tape = &fc.tp if training else NULL
+    fc.call.work = data(work)
+    return fc
+
+
+def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
+                      cnp.ndarray out, Py_ssize_t col0, dict tape=None, product=None):
+    """Run one layer in one direction over the whole sequence (csrc/loop.inc fr_forward).
+
+    x [T, B, I] IN; h [B, P] INOUT; c [B, H] INOUT or None (not LSTM); batch_sizes [T] intp IN;
+    out [T, B, D*P] OUT: columns col0:col0+P written for active rows (others untouched);
+    tape: None, or a dict that receives what backward_direction needs: "gates" [T, B, G] (activations),
+    "h_prev" [T, B, P], and per mode "c_prev", "hn", "r" [T, B, H].
+    """
+    prepare_forward(cell, x, h, c, batch_sizes, reverse, out, col0, tape, product, False).run()
+
+
+def directions_at_once(Cell cell, Py_ssize_t T, Py_ssize_t B):
+    """Whether a bidirectional layer of this cell runs its two directions at once (csrc/plan.c)."""
+    return bool(fr_plan_directions_at_once(&cell.c, T, B, 8 if cell.is_double else 4))
+
+
+def forward_pair(list cells, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, cnp.ndarray out,
+                 list tapes=None):
+    """Both directions of one bidirectional layer at once, one thread each (csrc/loop.inc fr_forward_pair).
+
+    cells: [forward, reverse]; h [2, B, P], c [2, B, H] or None INOUT; out [T, B, 2P] OUT (forward columns first);
+    tapes: None or two dicts, as forward_direction's tape."""
+    cdef Py_ssize_t P = (<Cell>cells[0]).c.P
+    cdef _ForwardCall first = prepare_forward(cells[0], x, h[0], None if c is None else c[0], batch_sizes, False,
+                                              out, 0, None if tapes is None else tapes[0], None, True)
+    cdef _ForwardCall second = prepare_forward(cells[1], x, h[1], None if c is None else c[1], batch_sizes, True,
+                                               out, P, None if tapes is None else tapes[1], None, True)
+    cdef fr_forward_call calls[2]
+    calls[0], calls[1] = first.call, second.call
+    with nogil:
+        if first.f64:
+            fr_forward_pair_f64(calls)
+        else:
+            fr_forward_pair_f32(calls)

@@ -6,7 +6,7 @@ Environment switches (all off by default; the default is the stripped -O3 releas
   FASTRNN_SANITIZE=LIST     -fsanitize=LIST (e.g. address,undefined), -O1 -g, Cython checks on; import the
                             result with the sanitizer runtime preloaded (.ci/sanitize shows how)
   FASTRNN_WERROR=1          C warnings are errors
-Nothing here uses -march: csrc/ picks AVX-512 / AVX2 / baseline code at run time (target_clones).
+Nothing here uses -march: csrc/ picks AVX-512 / AVX2 / baseline code at run time (target_clones, target attributes).
 The extension finds libscipy_openblas through fastrnn/_blas.py, which loads it by absolute path from the installed
 scipy_openblas32 package before importing the extension; the only run path kept is the relative
 $ORIGIN/../scipy_openblas32/lib of a normal site-packages layout (no path of the build machine).
@@ -61,11 +61,13 @@ class BuildExt(build_ext):
 
 kernels = Extension(
     "fastrnn._kernels",
+    # every architecture folder's files: each compiles to nothing off its architecture (csrc/arch.h)
     sources=["fastrnn/_kernels.pyx", "csrc/kernels.c", "csrc/plan.c", "csrc/fingerprint.c", "csrc/finite.c",
-             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c", "csrc/quant.c"],
-    depends=glob("csrc/*.h") + glob("csrc/*.inc") + ["fastrnn/_cells.pxd", "fastrnn/_backward.pxi",
-                                                      "fastrnn/_forward.pxi", "fastrnn/_gemm.pxi",
-                                                      "fastrnn/_quant.pxi"],
+             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c", "csrc/quant.c", "csrc/quant_c.c",
+             *sorted(glob("csrc/*/*.c"))],
+    depends=glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.inc", recursive=True) + [
+        "fastrnn/_cells.pxd", "fastrnn/_backward.pxi", "fastrnn/_forward.pxi", "fastrnn/_gemm.pxi",
+        "fastrnn/_quant.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

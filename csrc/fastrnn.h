@@ -7,8 +7,9 @@
  * otherwise. Everything trusts its preconditions (the Python layer validates): pointers non-NULL unless marked
  * "or NULL", buffers of the stated shapes, no aliasing between arguments. Nothing here allocates or fails.
  * Gate orders are torch's: LSTM [i, f, g, o], GRU [r, z, n].
- * SIMD: functions marked FR_SIMD are compiled for x86-64-v4 (AVX-512), v3 (AVX2+FMA) and baseline, and the
- * loader picks the best for the running CPU (GCC/clang target_clones), so builds run on any x86-64.
+ * SIMD: functions marked FR_SIMD are compiled for each vector level of the architecture (arch.h; on x86-64: v4
+ * (AVX-512), v3 (AVX2+FMA) and baseline, the loader picking the best for the running CPU with GCC/clang
+ * target_clones), so builds run on any CPU of the architecture.
  */
 #ifndef FASTRNN_H
 #define FASTRNN_H
@@ -16,11 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(FASTRNN_NO_CLONES)
-#define FR_SIMD __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FR_SIMD
-#endif
+#include "arch.h"   /* FR_SIMD, per architecture */
 
 /* ------------------------------------------------------------------------------------------------- cells */
 enum { FR_RNN_TANH = 0, FR_RNN_RELU = 1, FR_LSTM = 2, FR_GRU = 3, FR_GRU_RB = 4 };

@@ -34,14 +34,6 @@ void *fr_gemm_scratch(int slot, size_t bytes)
     return scratch[slot].data;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define FR_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define FR_TARGET_AVX512 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512dq,avx512bw")))
-#define FR_HAVE_X86_ISAS 1
-#else
-#define FR_HAVE_X86_ISAS 0
-#endif
-
 #define FR_GK_CAT(name, isa, sfx) name##_##isa##_##sfx
 #define FR_GK_NAME(name, isa, sfx) FR_GK_CAT(name, isa, sfx)   /* expands FR_GK_SFX first */
 

@@ -25,16 +25,11 @@
 
 #include <stddef.h>
 
-enum fr_isa {
-    FR_ISA_BASELINE = 0,   /* x86-64 SSE2 (or plain C elsewhere), 16-byte vectors */
-    FR_ISA_AVX2 = 1,       /* AVX2 + FMA, 32-byte vectors, 16 registers (also Zen 4: half-width AVX-512 units) */
-    FR_ISA_AVX512 = 2,     /* AVX-512 F/VL/DQ/BW, 64-byte vectors, 32 registers (full-width units) */
-    FR_ISA_COUNT = 3
-};
+#include "arch.h"   /* enum fr_isa: the architecture's ISAs */
 
 enum fr_engine { FR_ENGINE_AUTO = 0, FR_ENGINE_OWN = 1, FR_ENGINE_BLAS = 2 };
 
-/* The ISA's name for FASTRNN_ISA ("baseline", "avx2", "avx512"), or NULL for a value out of range. */
+/* The ISA's name for FASTRNN_ISA (x86-64: "baseline", "avx2", "avx512"), or NULL for a value out of range. */
 const char *fr_isa_name(int isa);
 /* 1 when this CPU and OS can run the ISA's code, else 0. */
 int fr_isa_supported(int isa);
@@ -47,6 +42,10 @@ int fr_isa_set(int isa);
 /* The micro-benchmark's time for one ISA's kernel on a fixed f32 product (seconds, min of several runs), or a
  * negative value for an ISA not supported here. Runs the benchmark when called; fr_isa caches its own run. */
 double fr_isa_benchmark(int isa);
+/* The ISA the CPU model prefers (the architecture's detection, e.g. x86/isa.c), before any benchmark. */
+int fr_isa_preferred(void);
+/* The names of the ISAs, indexed by enum fr_isa. */
+extern const char *const fr_isa_names[FR_ISA_COUNT];
 /* CPUID: the brand string (into brand, at least 49 bytes) and the display family and model (-1 off x86). */
 void fr_cpu_identify(char *brand, int *family, int *model);
 

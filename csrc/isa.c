@@ -1,15 +1,14 @@
 /* Which vector width the packed product uses (gemm.h): decided once per process, on first use.
  *
- * 1. FASTRNN_ISA, when set to "baseline", "avx2" or "avx512" and supported here, forces that choice ("auto" or
- *    empty: no preference). An unknown or unsupported value prints one warning to stderr and is ignored; it
- *    never selects code the CPU cannot run.
- * 2. Otherwise the CPU model gives the preferred width: 64 bytes where the AVX-512 units are full width (Intel
- *    Ice Lake and later cores, AMD Zen 5), 32 bytes on AMD Zen 4 (whose AVX-512 units split each 64-byte
- *    operation in two) and on AVX2 CPUs; baseline without AVX2 + FMA.
- * 3. A micro-benchmark then times each supported vector ISA on the same product (min of several interleaved
- *    runs) and keeps the preferred one unless another is more than FR_ISA_MARGIN faster: it catches a model the
- *    table does not know, or one it misjudges.
- * Support is what the CPU reports and the OS enables (GCC/clang __builtin_cpu_supports check both).
+ * 1. FASTRNN_ISA, when set to one of the architecture's ISA names (x86-64: "baseline", "avx2" or "avx512") and
+ *    supported here, forces that choice ("auto" or empty: no preference). An unknown or unsupported value prints
+ *    one warning to stderr and is ignored; it never selects code the CPU cannot run.
+ * 2. Otherwise the architecture's detection (x86/isa.c) gives the ISA the CPU model prefers.
+ * 3. Where the architecture has several vector widths (FR_ARCH_BENCH_ISAS), a micro-benchmark then times each
+ *    supported ISA on the same product (min of several interleaved runs) and keeps the preferred one unless
+ *    another is more than FR_ISA_MARGIN faster: it catches a model the table does not know, or one it misjudges.
+ * The detection of each architecture (its folder) provides fr_isa_names, fr_isa_supported, fr_cpu_identify and
+ * fr_isa_preferred; elsewhere the one baseline ISA is all there is.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -20,17 +19,19 @@
 
 #include "gemm.h"
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#include <cpuid.h>
-#define FR_X86 1
-#else
-#define FR_X86 0
-#endif
-
 #define FR_ISA_MARGIN 0.10     /* another ISA must be this much faster than the model's choice to replace it */
 #define FR_ISA_BENCH_RUNS 5    /* interleaved runs per ISA; the minimum counts */
 
-static const char *const isa_names[FR_ISA_COUNT] = {"baseline", "avx2", "avx512"};
+#ifndef FR_ARCH_DETECTS
+const char *const fr_isa_names[FR_ISA_COUNT] = {"baseline"};
+int fr_isa_supported(int isa) { return isa == FR_ISA_BASELINE; }
+int fr_isa_preferred(void) { return FR_ISA_BASELINE; }
+void fr_cpu_identify(char *brand, int *family, int *model)
+{
+    strcpy(brand, "unknown");
+    *family = *model = -1;
+}
+#endif
 
 static struct {
     pthread_once_t once;
@@ -40,82 +41,7 @@ static struct {
 
 const char *fr_isa_name(int isa)
 {
-    return isa >= 0 && isa < FR_ISA_COUNT ? isa_names[isa] : NULL;
-}
-
-int fr_isa_supported(int isa)
-{
-#if FR_X86
-    __builtin_cpu_init();
-    switch (isa) {
-    case FR_ISA_BASELINE: return 1;
-    case FR_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case FR_ISA_AVX512:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
-    default: return 0;
-    }
-#else
-    return isa == FR_ISA_BASELINE;
-#endif
-}
-
-void fr_cpu_identify(char *brand, int *family, int *model)
-{
-    strcpy(brand, "unknown");
-    *family = *model = -1;
-#if FR_X86
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
-    const int base_family = (int)((a >> 8) & 0xf), base_model = (int)((a >> 4) & 0xf);
-    const int extended_family = (int)((a >> 20) & 0xff), extended_model = (int)((a >> 16) & 0xf);
-    *family = base_family == 0xf ? base_family + extended_family : base_family;
-    *model = base_family == 0x6 || base_family == 0xf ? (extended_model << 4) + base_model : base_model;
-    if ((unsigned)__get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
-        unsigned words[12];
-        for (unsigned leaf = 0; leaf < 3; leaf++)
-            __get_cpuid(0x80000002 + leaf, &words[4 * leaf], &words[4 * leaf + 1], &words[4 * leaf + 2],
-                        &words[4 * leaf + 3]);
-        memcpy(brand, words, 48);
-        brand[48] = 0;
-        const char *start = brand;   /* vendors pad the string with leading spaces */
-        while (*start == ' ') start++;
-        memmove(brand, start, strlen(start) + 1);
-    }
-#endif
-}
-
-/* 1 for CPUs whose AVX-512 units are known to be full width, 0 for half width (AMD Zen 4), -1 unknown. */
-static int full_width_avx512(void)
-{
-#if FR_X86
-    char brand[49];
-    int family, model;
-    fr_cpu_identify(brand, &family, &model);
-    if (__builtin_cpu_is("amd")) {
-        if (family == 0x19) return 0;    /* Zen 4 (the Zen 3 parts of family 0x19 have no AVX-512) */
-        if (family >= 0x1a) return 1;    /* Zen 5 and later */
-        return -1;
-    }
-    if (__builtin_cpu_is("intel") && family == 6) {
-        switch (model) {
-        case 0x6a: case 0x6c: case 0x7d: case 0x7e:   /* Ice Lake server / client */
-        case 0x8c: case 0x8d: case 0xa7:              /* Tiger Lake, Rocket Lake */
-        case 0x8f: case 0xcf: case 0xad: case 0xae:   /* Sapphire / Emerald Rapids, Granite Rapids */
-            return 1;
-        default: return -1;                           /* Skylake-X: one or two 512-bit FMA units by SKU */
-        }
-    }
-#endif
-    return -1;
-}
-
-static int model_choice(void)
-{
-    if (fr_isa_supported(FR_ISA_AVX512) && full_width_avx512() == 1) return FR_ISA_AVX512;
-    if (fr_isa_supported(FR_ISA_AVX2)) return FR_ISA_AVX2;
-    return FR_ISA_BASELINE;
+    return isa >= 0 && isa < FR_ISA_COUNT ? fr_isa_names[isa] : NULL;
 }
 
 static double now_seconds(void)
@@ -164,14 +90,19 @@ static int parse_environment(void)
     const char *value = getenv("FASTRNN_ISA");
     if (value == NULL || value[0] == 0 || strcmp(value, "auto") == 0) return -1;
     for (int isa = 0; isa < FR_ISA_COUNT; isa++) {
-        if (strcmp(value, isa_names[isa]) != 0) continue;
+        if (strcmp(value, fr_isa_names[isa]) != 0) continue;
         if (fr_isa_supported(isa)) return isa;
         fprintf(stderr, "fastrnn: warning: FASTRNN_ISA=%s is not supported by this CPU; choosing automatically\n",
                 value);
         return -1;
     }
-    fprintf(stderr, "fastrnn: warning: FASTRNN_ISA=%s is unknown (expected auto, baseline, avx2 or avx512); "
-                    "choosing automatically\n", value);
+    char expected[160] = "auto";
+    for (int isa = 0; isa < FR_ISA_COUNT; isa++) {
+        strcat(expected, isa == FR_ISA_COUNT - 1 ? " or " : ", ");
+        strcat(expected, fr_isa_names[isa]);
+    }
+    fprintf(stderr, "fastrnn: warning: FASTRNN_ISA=%s is unknown (expected %s); choosing automatically\n", value,
+            expected);
     return -1;
 }
 
@@ -183,12 +114,12 @@ static void decide(void)
         choice.reason = "FASTRNN_ISA";
         return;
     }
-    choice.isa = model_choice();
+    choice.isa = fr_isa_preferred();
     choice.reason = "cpu model";
-    if (choice.isa == FR_ISA_BASELINE) return;   /* nothing wider to compare */
+    if (!FR_ARCH_BENCH_ISAS || choice.isa == FR_ISA_BASELINE) return;   /* nothing wider to compare */
     double seconds[FR_ISA_COUNT];
     bench_all(seconds);
-    for (int isa = FR_ISA_AVX2; isa < FR_ISA_COUNT; isa++)
+    for (int isa = FR_ISA_BASELINE + 1; isa < FR_ISA_COUNT; isa++)
         if (seconds[isa] > 0 && seconds[isa] * (1 + FR_ISA_MARGIN) < seconds[choice.isa]) {
             choice.isa = isa;
             choice.reason = "micro-benchmark";

@@ -23,13 +23,6 @@
 #define FR_MAX_THREADS 64
 #define FR_SPIN_NS 50000
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define FR_PAUSE() _mm_pause()
-#else
-#define FR_PAUSE() ((void)0)
-#endif
-
 static struct {
     pthread_mutex_t lock;            /* guards sleeping workers' wake-up */
     pthread_cond_t wake;
@@ -87,7 +80,7 @@ static unsigned wait_for_task(unsigned seen)
         const unsigned gen = generation();
         if (gen != seen) return gen;
         if ((spins & 63) == 63 && now_ns() > deadline) break;
-        FR_PAUSE();
+        FR_SPIN_HINT();
     }
     pthread_mutex_lock(&pool.lock);
     atomic_fetch_add(&pool.sleepers, 1);
@@ -178,7 +171,7 @@ static void ensure_workers(int n)
 void fr_spin_pause(int round)
 {
     if ((round & 1023) == 1023) sched_yield();
-    FR_PAUSE();
+    FR_SPIN_HINT();
 }
 
 void fr_parallel_run(int n, fr_task_fn fn, void *ctx)

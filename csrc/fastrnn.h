@@ -186,6 +186,11 @@ uint64_t fr_fingerprint(const void *data, ptrdiff_t bytes);
  * (the last hand-off is longer ago than their spin), so waking them costs a system call each. */
 typedef void (*fr_task_fn)(void *ctx, int index, int count);
 void fr_parallel_run(int n, fr_task_fn fn, void *ctx);
+/* Low-latency mode (off by default): idle workers keep spinning between calls instead of going to sleep after
+ * a short spin, so a paced caller (one step per frame) finds them awake, at the cost of the cores they keep busy.
+ * Workers asleep when it is turned on spin from their next task on. */
+void fr_set_low_latency(int on);
+int fr_low_latency(void);
 /* One round of a spin-wait (the CPU's pause hint); every 1024th round yields the core to the scheduler. */
 void fr_spin_pause(int round);
 void fr_set_max_threads(int n);

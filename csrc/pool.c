@@ -31,6 +31,7 @@ static struct {
     atomic_uint claimed[FR_MAX_THREADS];   /* the generation that last claimed each part */
     atomic_int done;                 /* parts finished of the current task */
     atomic_int sleepers;             /* workers blocked on `wake` */
+    atomic_int low_latency;          /* 1: idle workers spin until it is 0 again (fr_set_low_latency) */
     int workers;                     /* workers running in this process (a forked child starts with none) */
     int max_threads;                 /* 0: not known yet (then the number of online CPUs) */
     unsigned start_generation[FR_MAX_THREADS];
@@ -79,7 +80,8 @@ static unsigned wait_for_task(unsigned seen)
     for (int spins = 0;; spins++) {
         const unsigned gen = generation();
         if (gen != seen) return gen;
-        if ((spins & 63) == 63 && now_ns() > deadline) break;
+        if ((spins & 63) == 63 && now_ns() > deadline && !atomic_load_explicit(&pool.low_latency, memory_order_relaxed))
+            break;
         FR_SPIN_HINT();
     }
     pthread_mutex_lock(&pool.lock);
@@ -114,6 +116,16 @@ int fr_max_threads(void)
 void fr_set_max_threads(int n)
 {
     pool.max_threads = n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : n;
+}
+
+void fr_set_low_latency(int on)
+{
+    atomic_store(&pool.low_latency, on != 0);
+}
+
+int fr_low_latency(void)
+{
+    return atomic_load(&pool.low_latency);
 }
 
 /* No system call: asked on every step of a paced caller. */

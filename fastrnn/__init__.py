@@ -2,7 +2,7 @@
 
 Public names only; see README.md for the formulas and ARCHITECTURE.md for how the code is organised.
 """
-from ._blas import set_num_threads, get_num_threads
+from ._blas import get_low_latency, get_num_threads, set_low_latency, set_num_threads
 from .layers import RNN, LSTM, GRU
 from .io import load, save, find_recurrent_layers, from_onnx, FormatError, UnsafeFileError
 from . import nn
@@ -15,7 +15,7 @@ __all__ = [
     "RNN", "LSTM", "GRU",
     "LSTMCell", "GRUCell", "RNNCell", "nn",
     "load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError",
-    "set_num_threads", "get_num_threads",
+    "set_num_threads", "get_num_threads", "set_low_latency", "get_low_latency",
     "quantize_dynamic",
     "__version__",
 ]

@@ -102,6 +102,25 @@ def get_num_threads() -> int:
     return _kernels.get_num_threads()
 
 
+def set_low_latency(enabled: bool) -> None:
+    """Keep fastrnn's worker threads awake between calls (off by default).
+
+    Between calls, fastrnn's workers spin for about 50 us and then sleep; waking a sleeping worker costs a system
+    call (10-50 us), so a caller that paces its calls (one streaming step per audio frame, say) runs each small
+    step on its own thread. With low latency on, idle workers keep spinning, so every call finds them awake and
+    wide steps split across cores. The price: each worker keeps a core busy (and drawing power) for as long as the
+    mode is on, even when nothing runs. Turn it off again when the paced loop ends.
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool; got {type(enabled).__name__}")
+    _kernels.set_low_latency(enabled)
+
+
+def get_low_latency() -> bool:
+    """Whether fastrnn's workers spin between calls (set_low_latency)."""
+    return _kernels.low_latency()
+
+
 def blas_config() -> str:
     """The BLAS build string, e.g. 'OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'."""
     return _kernels.blas_config()

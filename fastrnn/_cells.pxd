@@ -126,6 +126,9 @@ cdef extern from "fastrnn.h" nogil:
     uint64_t fr_fingerprint(const void *data, Py_ssize_t bytes)
 
     void fr_set_max_threads(int n)
+    void fr_set_low_latency(int on)
+    int fr_low_latency()
+    int fr_pool_asleep()
     int fr_max_threads()
 
 cdef extern from "cblas.h" nogil:

@@ -404,6 +404,20 @@ def get_num_threads():
     return fr_max_threads()
 
 
+def set_low_latency(bint on):
+    """Idle workers spin between calls (on) or sleep after a short spin (off, the default): csrc/pool.c."""
+    fr_set_low_latency(on)
+
+
+def low_latency():
+    return bool(fr_low_latency())
+
+
+def pool_asleep():
+    """Whether waking the pool's workers would cost a system call (none started, or some asleep)."""
+    return bool(fr_pool_asleep())
+
+
 def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
     """C (+)= A W^T by fr_small_gemm_nt (csrc/small_gemm.inc), W read in torch's layout; for tests and bench.
 

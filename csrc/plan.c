@@ -27,6 +27,11 @@
  * then keeps its slice of W_hh in its own L2 (the pool gives it the same part every step). Measured on 2 idle
  * cores: LSTM B1 H128 time loop 452 -> 317 us; below this size the hand-off costs more than it saves. */
 #define FR_MIN_STEP_FLOPS 1.0e5
+/* The fused step split by units meets once per step on one shared counter (unit_loop.inc), far cheaper than a
+ * pool hand-off, so it splits smaller steps: at batch 1 a step reads all of W_hh from L2, and one Zen 4 core's
+ * fused step of GRU H = 128 (98 kFLOP, W_hh 192 KiB) ran at about 27 bytes per cycle, L2's limit (perf: 54% of
+ * the call, 2 us per step); two cores each read half. */
+#define FR_MIN_UNIT_SPLIT_FLOPS 6.0e4
 /* The direct kernel splits from N K max(M, 2) sizeof(REAL) >= this (f32: W from 1 MiB at M <= 2, 512 KiB at
  * M = 4), about 10 us on one thread: with a busy process on the other core, smaller splits ran up to 2.5x
  * slower (a worker that claimed its part is preempted, and the caller waits for it). */
@@ -125,6 +130,10 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
     split_rows(cell, T, B, &plan);
     const ptrdiff_t rows = (B + plan.row_parts - 1) / plan.row_parts;   /* of one thread's steps */
     plan.fused = plan.product == FR_PRODUCT_PACKED && rows <= FR_FUSED_MAX_ROWS && cell->mode != FR_GRU_RB;
+    const double flops = step_flops(cell, B);
+    if (plan.fused && plan.row_parts == 1 && cell->w_hr == NULL && flops >= FR_MIN_UNIT_SPLIT_FLOPS &&
+        fr_plan_wake_pays(flops * (double)T))
+        plan.threads = fr_max_threads();
     plan.chunk = chunk_steps(cell, T, B, training, elem, FR_CHUNK_BYTES);
     return plan;
 }

@@ -361,12 +361,15 @@ cdef class StepRunner:
         return out
 
     cdef inline bint _is_exact(self, a, Py_ssize_t L, Py_ssize_t B, Py_ssize_t n):
-        """a is a C-contiguous array of the runner's dtype shaped (L, B, n), or (B, n) when L == 0."""
+        """a is a C-contiguous array of the runner's dtype in native byte order shaped (L, B, n), or (B, n) when
+        L == 0."""
         cdef cnp.ndarray arr
         if type(a) is not cnp.ndarray:
             return False
         arr = <cnp.ndarray>a
-        if cnp.PyArray_TYPE(arr) != self.typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        # PyArray_TYPE names float32 for '>f4' too: a byte-swapped array goes to the checked path, which converts
+        if (cnp.PyArray_TYPE(arr) != self.typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+                or not cnp.PyArray_ISNOTSWAPPED(arr)):
             return False
         if L == 0:
             return cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == B and cnp.PyArray_DIMS(arr)[1] == n

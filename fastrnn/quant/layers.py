@@ -71,7 +71,8 @@ class _QuantizedLayer:
             if name.endswith(f.SCALE_SUFFIX):
                 continue
             if _is_quantized_name(name):
-                params[name], params[name + f.SCALE_SUFFIX] = f.quantize_matrix(weights[name], self.weight_format)
+                params[name], params[name + f.SCALE_SUFFIX] = f.quantize_matrix(weights[name], self.weight_format,
+                                                                                      repr(name))
             else:
                 params[name] = np.array(weights[name], np.float32)
         return {name: _frozen(value) for name, value in params.items()}
@@ -268,7 +269,7 @@ def quantize_dynamic(layer, dtype="int8"):
     if not isinstance(layer, (RNN, LSTM, GRU)):
         raise TypeError(f"layer must be a fastrnn RNN, LSTM or GRU; got {type(layer).__name__}")
     fmt = f.check_format(dtype)
-    weights = {name: np.asarray(value, np.float32) for name, value in layer.params.items()}
+    weights = dict(layer.params)   # converted to float32 (and checked finite there) by quantize_matrix
     quantized = QUANTIZED_CLASS[layer._mode](layer.input_size, layer.hidden_size, weight_format=fmt, rng=_NO_INIT,
                                              **_options(layer))
     params = quantized._quantized(weights)

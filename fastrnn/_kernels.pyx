@@ -351,6 +351,8 @@ cdef class StepRunner:
         y = cnp.PyArray_EMPTY(2, self.y_dims, self.typenum, 0)
         memcpy(cnp.PyArray_DATA(y), <char *>cnp.PyArray_DATA(h) + (self.L - 1) * cnp.PyArray_NBYTES(y),
                cnp.PyArray_NBYTES(y))
+        if not self._finite(y):   # a product overflowed: the checked path runs it again and says so
+            return None
         return (y, (h, c)) if self.lstm else (y, h)
 
     cdef inline cnp.ndarray _copy(self, a):

@@ -242,7 +242,14 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         if lengths is not None:
             lengths = v.as_lengths(lengths, B, T)
         out, h, c = self._run(x, h, c, lengths)
+        self._check_overflow(out, x)
         return self._format_output(out, h, c, unbatched)
+
+    def _check_overflow(self, out, x):
+        """Finite input whose products overflow (|x| near the dtype's largest value) gives NaN: refuse it."""
+        if not _kernels.all_finite(out):
+            raise ValueError(f"the output is not finite although x and the state are: a product overflowed "
+                             f"{self.dtype} (max |x| = {np.abs(x).max():.4g}); scale the input down")
 
     def _initial_state(self, hx, B, unbatched):
         """(h0 (L*D, B, P), c0 (L*D, B, H) or None) as fresh arrays the kernels may update in place."""
@@ -337,6 +344,7 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         h, c = self._initial_state(state, B, unbatched)
         self._runner(B).step(x, h, c)
         y = h[-1].copy()
+        self._check_overflow(y, x)
         if unbatched:
             return y[0], (h[:, 0] if c is None else (h[:, 0], c[:, 0]))
         return y, (h if c is None else (h, c))

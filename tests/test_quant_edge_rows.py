@@ -1,11 +1,14 @@
-"""Edge rows of reduced-precision layers: non-finite weights refused in every format naming the parameter and
-row, tiny finite rows quantized (int8 scales that would underflow)."""
+"""Edge rows and edge inputs of reduced-precision layers: non-finite weights refused in every format naming the
+parameter and row, tiny finite rows quantized (int8 scales that would underflow), activations at float32's
+largest value giving finite outputs (bfloat16 saturates) or a clear error, never NaN from finite input."""
 import numpy as np
 import pytest
 
 import fastrnn
 from fastrnn import reference
 from fastrnn.quant import formats as f
+
+FLOAT32_MAX = np.finfo(np.float32).max
 
 
 @pytest.mark.parametrize("fmt", f.WEIGHT_FORMATS)
@@ -51,3 +54,42 @@ def test_tiny_finite_rows_are_quantized_to_int8(row_max, rng):
     out, _ = q(x)
     expected, _ = reference.rnn_forward("LSTM", x.astype(np.float64), q.dequantized(), hidden_size=4)
     assert np.abs(out - expected).max() <= 5e-2 * max(1.0, np.abs(expected).max())
+
+
+@pytest.mark.parametrize("fmt", f.WEIGHT_FORMATS)
+@pytest.mark.parametrize("input_size", [4, 64])
+def test_float32_max_input_never_gives_nan(fmt, input_size, rng):
+    """x = +-float32 max is finite: the output is finite (bfloat16 activations saturate at 3.39e38 instead of
+    rounding to infinity), or, where a product overflows float32, a ValueError says so."""
+    layer = fastrnn.LSTM(input_size, 8, seed=0)
+    x = (FLOAT32_MAX * rng.choice([-1, 1], (3, 2, input_size))).astype(np.float32)
+    for model in (fastrnn.quantize_dynamic(layer, fmt), layer):
+        try:
+            out, _ = model(x)
+        except ValueError as err:
+            assert "overflowed float32" in str(err)
+        else:
+            assert np.isfinite(out).all()
+        try:
+            y, _ = model.step(x[0])
+        except ValueError as err:
+            assert "overflowed float32" in str(err)
+        else:
+            assert np.isfinite(y).all()
+
+
+def test_bfloat16_conversion_saturates_instead_of_overflowing():
+    values = np.array([FLOAT32_MAX, -FLOAT32_MAX, 3.3895314e38, 1.0, -2.5], np.float32)
+    back = f.bf16_to_f32(f.bf16_bits(values))
+    bf16_max = np.array([0x7F7F0000], np.uint32).view(np.float32)[0]   # the largest bfloat16, 3.3895e38
+    np.testing.assert_array_equal(back, np.array([bf16_max, -bf16_max, bf16_max, 1.0, -2.5], np.float32))
+
+
+def test_an_overflowing_float_layer_says_so(rng):
+    layer = fastrnn.LSTM(64, 8, seed=0)
+    x = (FLOAT32_MAX * rng.choice([-1, 1], (3, 2, 64))).astype(np.float32)
+    with pytest.raises(ValueError, match="a product overflowed float32"):
+        layer(x)
+    layer.step(x[0] * 0)   # warms the fast path for B = 2
+    with pytest.raises(ValueError, match="a product overflowed float32"):
+        layer.step(x[0])

@@ -31,9 +31,11 @@ def check_format(dtype):
 
 
 def bf16_bits(w):
-    """The bfloat16 bits (uint16) nearest to float32 w, ties to even (w finite)."""
+    """The bfloat16 bits (uint16) nearest to float32 w, ties to even (w finite); values beyond the largest
+    bfloat16 (3.3895e38) saturate to it instead of rounding up to infinity (as csrc/quant.c does)."""
     bits = np.ascontiguousarray(w, np.float32).view(np.uint32)
-    return ((bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+    rounded = ((bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+    return rounded - ((rounded & np.uint16(0x7F80)) == np.uint16(0x7F80)).astype(np.uint16)
 
 
 def bf16_to_f32(bits):

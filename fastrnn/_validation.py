@@ -155,9 +155,16 @@ def check_choice(value, name, choices):
 
 
 def as_weight(value, key, shape, dtype):
-    """A state-dict value as a C-contiguous finite array of the given shape, converted to the layer dtype."""
+    """A state-dict value as a C-contiguous finite float array of the given shape, converted to the layer dtype.
+
+    Integer values are refused: in a state dict they are quantized weights whose scales are missing (read as
+    floats they would be the raw integers)."""
     arr = to_numpy(value, key)
-    if arr.dtype.kind not in "fiu":
+    if arr.dtype.kind in "iub":
+        raise TypeError(f"state dict entry {key!r} holds {arr.dtype} values: quantized weights need their per-row "
+                        f"scales {key + '_scale'!r} beside them (see fastrnn.quantize_dynamic), and a float layer "
+                        f"takes float weights")
+    if arr.dtype.kind != "f":
         raise TypeError(f"state dict entry {key!r} must be a real-valued array; got dtype {arr.dtype}")
     if arr.shape != tuple(shape):
         raise ValueError(f"state dict entry {key!r} has shape {arr.shape}; expected {tuple(shape)}")

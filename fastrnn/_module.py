@@ -9,6 +9,7 @@ every name, an array of the shape and dtype the module was built with (a user ma
 """
 import numpy as np
 
+from . import _kernels
 from . import _validation as v
 
 
@@ -58,10 +59,43 @@ class Module:
         return state
 
     def __setstate__(self, state):
-        grads = state.pop("grads")
+        """Unpickling: a pickle is data from outside, so what it restores is checked as the constructor would
+        build it (_check_restored) before anything computes with it."""
+        grads = state.pop("grads", None)
         self.__dict__.update(state)
+        self._check_restored(grads if isinstance(grads, dict) else {})
+
+    def _expected_specs(self):
+        """{name: (shape, dtype)} the configuration gives the parameters; subclasses whose configuration fixes
+        the shapes derive it from that (the default trusts the specs recorded at construction)."""
+        return self.__dict__.get("_param_specs", {})
+
+    def _check_restored(self, grads):
+        """ValueError unless every parameter is a finite array of the shape and dtype _expected_specs() gives
+        (no more, no fewer) and every restored gradient matches its parameter; missing gradients are zeros."""
+        owner = type(self).__name__
+        expected = self._expected_specs()
+        params = self.__dict__.get("params")
+        if not hasattr(params, "keys") or set(params.keys()) != set(expected):
+            got = sorted(params.keys()) if hasattr(params, "keys") else type(params).__name__
+            raise ValueError(f"unpickled {owner} state has parameters {got}; its configuration has "
+                             f"{sorted(expected)}")
+        for name, (shape, dtype) in expected.items():
+            a = params[name]
+            if not (type(a) is np.ndarray and a.shape == tuple(shape) and a.dtype == dtype):
+                got = f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}"
+                raise ValueError(f"unpickled {owner} state: parameter {name!r} must be a {np.dtype(dtype)} array "
+                                 f"of shape {tuple(shape)}; got {got}")
+            if not _kernels.all_finite(np.ascontiguousarray(a)):
+                raise ValueError(f"unpickled {owner} state: parameter {name!r} contains NaN or infinity")
+        for name, g in grads.items():
+            p = params.get(name) if name in expected else None
+            if p is None or type(g) is not np.ndarray or g.shape != p.shape or g.dtype != p.dtype:
+                raise ValueError(f"unpickled {owner} state: gradient {name!r} does not match a parameter")
+        self.__dict__["_param_specs"] = {name: (tuple(shape), np.dtype(dtype)) for name, (shape, dtype)
+                                         in expected.items()}
         self.__dict__["grads"] = {name: grads[name] if name in grads else np.zeros(p.shape, p.dtype)
-                                  for name, p in self.params.items()}
+                                  for name, p in params.items()}
 
     def zero_grad(self):
         """Set every accumulated gradient in self.grads to zero (in place)."""

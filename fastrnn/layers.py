@@ -377,6 +377,10 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         del state["_cells"], state["_local"], state["_grad_lock"]
         return state
 
+    def _expected_specs(self):
+        dtype = v.as_dtype(self.dtype)
+        return {name: (shape, dtype) for name, shape in self._param_shapes().items()}
+
     def __setstate__(self, state):
         super().__setstate__(state)
         self._cells = self._build_cells()

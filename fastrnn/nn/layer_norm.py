@@ -48,6 +48,11 @@ class LayerNorm(Module):
                 params["bias"] = np.zeros(self.normalized_shape, self.dtype)
         super().__init__(params)
 
+    def _expected_specs(self):
+        dtype = v.as_dtype(self.dtype)
+        names = [name for name in ("weight", "bias") if name in self.params] if self.elementwise_affine else []
+        return {name: (tuple(self.normalized_shape), dtype) for name in names}
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", eps: float = 1e-5,
                         dtype: Optional[DTypeLike] = None) -> "LayerNorm":

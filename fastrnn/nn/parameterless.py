@@ -17,6 +17,18 @@ class Parameterless:
         weights_under(state_dict, prefix, cls.__name__, ())
         return cls(**options)
 
+    def __setstate__(self, state):
+        """Unpickling runs the constructor on the restored options (each piece keeps exactly its constructor's
+        arguments as attributes), so a pickle passes the same checks as a call."""
+        if not isinstance(state, dict):
+            raise TypeError(f"unpickled {type(self).__name__} state must be a dict of options; got "
+                            f"{type(state).__name__}")
+        try:
+            self.__init__(**state)
+        except TypeError as err:
+            raise TypeError(f"unpickled {type(self).__name__} state {sorted(state)} does not fit its constructor: "
+                            f"{err}") from None
+
     def __repr__(self):
         options = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
         return f"{type(self).__name__}({options})"

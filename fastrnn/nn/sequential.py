@@ -106,6 +106,12 @@ class Sequential:
         and unexpected keys (KeyError naming them); shapes must match. Returns (missing_keys, unexpected_keys)."""
         return v.load_into(self.params, flat_arrays(state_dict), strict, self)
 
+    def __setstate__(self, state):
+        """Unpickling checks the pieces as the constructor does (each piece checked its own state)."""
+        pieces = state.get("pieces") if isinstance(state, dict) else None
+        _check_pieces(pieces)
+        self.__dict__["pieces"] = pieces
+
     def __getattr__(self, name):
         pieces = self.__dict__.get("pieces", {})
         if name in pieces:

@@ -81,6 +81,18 @@ class _QuantizedLayer:
         """Replace the parameters by those of a quantized state dict (values in this layer's weight format and
         their "_scale" entries, float32 biases and peepholes). Everything is checked before anything changes.
         Returns (missing_keys, unexpected_keys) as the float layers do."""
+        loaded, missing, unexpected = self.checked_state(mapping, strict)
+        self.replace_params(loaded)
+        return missing, unexpected
+
+    def replace_params(self, loaded):
+        """Make `loaded` (from checked_state) the parameters, read-only, and rebuild the kernels' copies."""
+        self.params.update({name: _frozen(value) for name, value in loaded.items()})
+        self._cells = self._build_cells()
+
+    def checked_state(self, mapping, strict=True):
+        """(loaded {name: array}, missing_keys, unexpected_keys) of a quantized state dict, every entry checked
+        (ValueError/KeyError/TypeError naming it) and nothing changed: load_state_dict's first half."""
         if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
             raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got "
                             f"{type(mapping).__name__}")
@@ -103,9 +115,7 @@ class _QuantizedLayer:
                                                                       mapping[scale_key])
             else:
                 loaded[key] = v.as_weight(mapping[key], key, shape, np.float32)
-        self.params.update({name: _frozen(value) for name, value in loaded.items()})
-        self._cells = self._build_cells()
-        return missing, unexpected
+        return loaded, missing, unexpected
 
     def _checked_weight(self, values, key, shape, scale):
         values = v.to_numpy(values, key)
@@ -119,10 +129,17 @@ class _QuantizedLayer:
         return values, np.array(f.check_scale(v.to_numpy(scale, key + f.SCALE_SUFFIX), key + f.SCALE_SUFFIX,
                                               shape[0]))
 
-    def __setstate__(self, state):
-        """Unpickled arrays are writeable again: frozen before the kernels pack them."""
-        state["params"] = {name: _frozen(value) for name, value in state["params"].items()}
-        super().__setstate__(state)
+    def _check_restored(self, grads):
+        """Unpickled parameters pass load_state_dict's checks (shapes, formats, scales, finite floats) against
+        the restored configuration, and are frozen again (unpickled arrays are writeable)."""
+        params = self.__dict__.get("params")
+        if not isinstance(params, dict):
+            raise ValueError(f"unpickled {type(self).__name__} state has no parameter dict")
+        f.check_format(self.weight_format)
+        loaded, _, _ = self.checked_state(params, strict=True)
+        self.__dict__["params"] = {name: _frozen(value) for name, value in loaded.items()}
+        self.__dict__["_param_specs"] = {name: (a.shape, a.dtype) for name, a in self.params.items()}
+        self.__dict__["grads"] = {name: np.zeros(a.shape, a.dtype) for name, a in self.params.items()}
 
     def dequantized(self):
         """{name: float32 array} the parameters stand for (scale * values); a float layer's state dict."""

@@ -46,6 +46,9 @@ class Embedding(Module):
             weight[self.padding_idx] = 0
         super().__init__({"weight": weight})
 
+    def _expected_specs(self):
+        return {"weight": ((self.num_embeddings, self.embedding_dim), v.as_dtype(self.dtype))}
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", padding_idx: Optional[int] = None,
                         dtype: Optional[DTypeLike] = None) -> "Embedding":

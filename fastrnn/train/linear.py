@@ -41,6 +41,13 @@ class Linear(Module):
         super().__init__({name: rng.uniform(-bound, bound, shape).astype(self.dtype)
                           for name, shape in shapes.items()})
 
+    def _expected_specs(self):
+        dtype = v.as_dtype(self.dtype)
+        specs = {"weight": ((self.out_features, self.in_features), dtype)}
+        if "bias" in self.params:
+            specs["bias"] = ((self.out_features,), dtype)
+        return specs
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "",
                         dtype: Optional[DTypeLike] = None) -> "Linear":

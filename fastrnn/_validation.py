@@ -174,20 +174,27 @@ def as_weight(value, key, shape, dtype):
     return arr
 
 
+def check_keys(names, mapping, strict, owner):
+    """(missing_keys, unexpected_keys) of a state dict `mapping` against the parameter names `names`; strict:
+    KeyError naming them when there are any."""
+    if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
+        raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got {type(mapping).__name__}")
+    missing = [k for k in names if k not in mapping]
+    unexpected = [k for k in mapping.keys() if k not in names]
+    if strict and (missing or unexpected):
+        problems = ([f"missing keys {missing}"] if missing else []) + \
+                   ([f"unexpected keys {unexpected}"] if unexpected else [])
+        raise KeyError(f"state dict does not match {owner!r}: " + "; ".join(problems))
+    return missing, unexpected
+
+
 def load_into(params, mapping, strict, owner):
     """Copy a state dict into the arrays of `params` in place (layers' and modules' load_state_dict).
 
     Every entry is checked (shape, real dtype, finite) before any is copied, so a failed load changes nothing.
     strict: missing or unexpected keys raise KeyError. Returns (missing_keys, unexpected_keys).
     """
-    if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
-        raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got {type(mapping).__name__}")
-    missing = [k for k in params if k not in mapping]
-    unexpected = [k for k in mapping.keys() if k not in params]
-    if strict and (missing or unexpected):
-        problems = ([f"missing keys {missing}"] if missing else []) + \
-                   ([f"unexpected keys {unexpected}"] if unexpected else [])
-        raise KeyError(f"state dict does not match {owner!r}: " + "; ".join(problems))
+    missing, unexpected = check_keys(params, mapping, strict, owner)
     for key, p in params.items():   # the arrays copied into (a user may have replaced one)
         if key in mapping and not isinstance(p, np.ndarray):
             raise ValueError(f"params[{key!r}] must be a NumPy array to load into; got {type(p).__name__}")

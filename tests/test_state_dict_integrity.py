@@ -108,3 +108,32 @@ def test_untampered_state_restores_and_computes_the_same(case, rng):
     if isinstance(piece, fastrnn.LSTM | fastrnn.GRU | fastrnn.RNN):
         x = rng.standard_normal((2, 1, piece.input_size)).astype(np.float32)
         np.testing.assert_array_equal(copy(x)[0], piece(x)[0])
+
+
+@pytest.mark.parametrize("fmt", ["int8", "bfloat16", "float16"])
+def test_a_model_with_a_quantized_layer_loads_its_own_state_dict(fmt, rng):
+    def model(seed):
+        return nn.Sequential({"lstm": fastrnn.quantize_dynamic(fastrnn.LSTM(3, 4, batch_first=True, seed=seed), fmt),
+                              "pool": nn.LastStep(batch_first=True), "fc": nn.Linear(4, 2, seed=seed)})
+    source, target = model(0), model(1)
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    assert target.load_state_dict(source.state_dict()) == ([], [])
+    np.testing.assert_array_equal(target(x), source(x))
+    target.load_state_dict(target.state_dict())   # its own, again
+    np.testing.assert_array_equal(target(x), source(x))
+
+
+def test_a_failed_model_load_changes_nothing(rng):
+    model = nn.Sequential({"lstm": fastrnn.quantize_dynamic(fastrnn.LSTM(3, 4, seed=0)), "fc": nn.Linear(4, 2)})
+    other = nn.Sequential({"lstm": fastrnn.quantize_dynamic(fastrnn.LSTM(3, 4, seed=1)), "fc": nn.Linear(4, 2)})
+    before = model.state_dict()
+    bad_fc = {**other.state_dict(), "fc.weight": np.zeros((3, 3), np.float32)}
+    bad_lstm = {**other.state_dict(), "lstm.weight_ih_l0_scale": np.zeros(16, np.float32)}
+    with pytest.raises(ValueError, match="fc.weight"):
+        model.load_state_dict(bad_fc)
+    with pytest.raises(ValueError, match="finite positive"):
+        model.load_state_dict(bad_lstm)
+    with pytest.raises(KeyError, match="missing keys"):
+        model.load_state_dict({k: v for k, v in other.state_dict().items() if k != "lstm.weight_hh_l0_scale"})
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])

@@ -103,8 +103,23 @@ class Sequential:
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Tuple[List[str], List[str]]:
         """Copy a (whole-model) state dict into the pieces' parameters, in place. strict=True refuses missing
-        and unexpected keys (KeyError naming them); shapes must match. Returns (missing_keys, unexpected_keys)."""
-        return v.load_into(self.params, flat_arrays(state_dict), strict, self)
+        and unexpected keys (KeyError naming them); shapes must match. Returns (missing_keys, unexpected_keys).
+        Everything is checked before anything changes. Quantized layers (read-only weights) take their part
+        through their own load_state_dict, which replaces their arrays; every other piece's are copied into."""
+        from ..quant.layers import _QuantizedLayer
+        arrays = flat_arrays(state_dict)
+        params = self.params
+        missing, unexpected = v.check_keys(params, arrays, strict, self)
+        quantized = {name: piece for name, piece in self.pieces.items() if isinstance(piece, _QuantizedLayer)}
+        checked = {}   # name: the quantized piece's loaded parameters, checked, not yet in place
+        for name, piece in quantized.items():
+            part = {key[len(name) + 1:]: value for key, value in arrays.items() if key.startswith(name + ".")}
+            checked[name], _, _ = piece.checked_state(part, strict=False)
+        v.load_into({k: p for k, p in params.items() if k.split(".")[0] not in quantized},
+                    {k: a for k, a in arrays.items() if k.split(".")[0] not in quantized}, False, self)
+        for name, loaded in checked.items():
+            quantized[name].replace_params(loaded)
+        return missing, unexpected
 
     def __setstate__(self, state):
         """Unpickling checks the pieces as the constructor does (each piece checked its own state)."""

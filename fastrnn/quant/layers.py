@@ -93,16 +93,8 @@ class _QuantizedLayer:
     def checked_state(self, mapping, strict=True):
         """(loaded {name: array}, missing_keys, unexpected_keys) of a quantized state dict, every entry checked
         (ValueError/KeyError/TypeError naming it) and nothing changed: load_state_dict's first half."""
-        if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
-            raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got "
-                            f"{type(mapping).__name__}")
         shapes = self._param_shapes()
-        missing = [k for k in shapes if k not in mapping]
-        unexpected = [k for k in mapping.keys() if k not in shapes]
-        if strict and (missing or unexpected):
-            raise KeyError(f"state dict does not match {self!r}: " + "; ".join(
-                ([f"missing keys {missing}"] if missing else []) + ([f"unexpected keys {unexpected}"] if unexpected
-                                                                    else [])))
+        missing, unexpected = v.check_keys(shapes, mapping, strict, self)
         loaded = {}
         for key, shape in shapes.items():
             if key not in mapping or key.endswith(f.SCALE_SUFFIX):

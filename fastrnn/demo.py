@@ -27,6 +27,10 @@ from .nn import Embedding, Linear
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "charlm.pt")
 SCORE_BATCH, SCORE_STEPS = 16, 200          # the batch workload: logits of B sequences of T characters
 TIME_BUDGET_SECONDS = 1.0                   # per engine and workload: no more repeats once this is spent
+# --length and --repeat bounds: generating is one step() per character in each engine, and the naive NumPy one
+# takes about 1 ms a character, so 100,000 characters already keep the demo busy for minutes
+MAX_LENGTH, MAX_REPEAT = 100_000, 100
+META_MAX_BYTES = 1 << 20                    # the JSON beside a model: an alphabet and a few notes
 
 
 class CharLM:
@@ -97,14 +101,20 @@ class CharLM:
 
 def read_meta(path):
     """The JSON beside a model file (same name, .json): at least {"alphabet": str}."""
+    from .io.source import check_regular_file
     meta_path = os.path.splitext(path)[0] + ".json"
     try:
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
+        with open(check_regular_file(meta_path), "rb") as f:
+            text = f.read(META_MAX_BYTES + 1)
+        if len(text) > META_MAX_BYTES:
+            raise FormatError(f"{meta_path} is larger than {META_MAX_BYTES:,} bytes: not a model's notes")
+        meta = json.loads(text.decode("utf-8"))
     except FileNotFoundError:
         raise FormatError(f"{meta_path} is missing: a model file needs a JSON beside it with its alphabet") from None
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"{meta_path} is not valid JSON: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{meta_path} is not valid UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise FormatError(f"{meta_path} nests too deeply to be read") from None
     alphabet = meta.get("alphabet") if isinstance(meta, dict) else None
     if not isinstance(alphabet, str) or not alphabet or len(set(alphabet)) != len(alphabet):
         raise FormatError(f"{meta_path} must hold an object with the key 'alphabet': a non-empty string of "
@@ -162,8 +172,8 @@ def main(argv=None):
                         help=f"timed runs per engine (fewer once {TIME_BUDGET_SECONDS:g} s is spent); the fastest "
                              "counts")
     args = parser.parse_args(argv)
-    if args.length < 1 or args.repeat < 1:
-        parser.error("--length and --repeat must be >= 1")
+    if not (1 <= args.length <= MAX_LENGTH and 1 <= args.repeat <= MAX_REPEAT):
+        parser.error(f"--length must lie in [1, {MAX_LENGTH:,}] and --repeat in [1, {MAX_REPEAT}]")
     if not args.temperature > 0:
         parser.error("--temperature must be > 0")
     if args.seed is not None and args.seed < 0:
@@ -200,10 +210,21 @@ def main(argv=None):
 
     rows = {"fastrnn": measure(model)}
     for name, why_not in _demo_engines.available().items():
-        rows[name] = why_not or measure(_demo_engines.build(name, weights, args.model, model.lstm.num_layers))
+        rows[name] = why_not or _measure_other(name, measure, weights, args.model, model.lstm.num_layers)
     print_table(rows, args, model.decode, text)
     print("\nThe full benchmark grid (layer sizes, batches, training): python -m fastrnn bench")
     return 0
+
+
+def _measure_other(name, measure, weights, path, num_layers):
+    """measure() of another engine, or one line saying why it cannot run this model (a model fastrnn runs may be
+    one the engine's builder or library does not take: float64 weights in ONNX Runtime, layers without bias)."""
+    from . import _demo_engines
+    try:
+        return measure(_demo_engines.build(name, weights, path, num_layers))
+    except Exception as exc:  # noqa: BLE001 - another library's failure on this model: reported, not fatal
+        first_line = (str(exc).strip().splitlines() or [""])[0][:70]
+        return f"not timed: it cannot run this model ({type(exc).__name__}: {first_line})"
 
 
 def print_table(rows, args, decode, text):
@@ -238,10 +259,10 @@ def describe(model, meta, path):
           f"LSTM({lstm.input_size}, {lstm.hidden_size}, num_layers={lstm.num_layers}) -> "
           f"Linear({h.in_features}, {h.out_features}), {params / 1e3:.0f}k parameters")
     print(f"read from {path} (a torch.save file) by fastrnn.load: torch is not used")
-    if "source" in meta:
+    if isinstance(meta.get("source"), str):
         loss = meta.get("valid_loss_nats_per_char")
-        held_out = "" if loss is None else f"; {loss:.2f} nats/char on held-out text"
-        print(f"trained in torch on {meta['source']}{held_out}")
+        held_out = f"; {loss:.2f} nats/char on held-out text" if isinstance(loss, (int, float)) else ""
+        print(f"trained in torch on {meta['source'][:200]}{held_out}")
 
 
 def indent(text, width=100):

@@ -430,6 +430,19 @@ cdef int require(a, str name, dtype, tuple shape) except -1:
     return 0
 
 
+def fingerprint(cnp.ndarray a):
+    """The 64-bit fingerprint (csrc/fingerprint.c) of the bytes of the C-contiguous array a: a change of any
+    value changes it (not a cryptographic hash)."""
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError("fingerprint needs a C-contiguous array")
+    cdef const void *p = cnp.PyArray_DATA(a)
+    cdef Py_ssize_t n = cnp.PyArray_NBYTES(a)
+    cdef uint64_t f
+    with nogil:
+        f = fr_fingerprint(p, n)
+    return f
+
+
 def all_finite(cnp.ndarray a):
     """True when every value of the C-contiguous float32/float64 array a is finite."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a)

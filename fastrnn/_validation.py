@@ -63,6 +63,9 @@ def as_float_array(value, name, dtype, shape_text):
     arr = to_numpy(value, name, dtype)
     if arr.dtype.kind != "f":
         raise TypeError(f"{name} must be a float32 or float64 array {shape_text}; got dtype {arr.dtype}")
+    if arr.dtype != dtype or not arr.flags.c_contiguous:   # a copy is made: a broadcast view may be huge
+        check_fits_memory(arr.size * np.dtype(dtype).itemsize, f"a contiguous {dtype} copy of {name} "
+                                                               f"{arr.shape}")
     if arr.dtype != dtype:
         if not np.can_cast(arr.dtype, dtype, casting="safe"):
             raise TypeError(f"{name} has dtype {arr.dtype} but the layer computes in {dtype}: pass "
@@ -213,6 +216,15 @@ def physical_memory_bytes():
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return 1 << 40
+
+
+def check_fits_memory(nbytes, what):
+    """Refuse (ValueError), before allocating, `nbytes` that cannot fit in this machine's memory: a broadcast
+    view of a few bytes can stand for an input of any size, and copying it would exhaust memory."""
+    available = physical_memory_bytes()
+    if nbytes > available:
+        raise ValueError(f"{what} needs {nbytes / 2**30:,.1f} GiB, more than this machine's "
+                         f"{available / 2**30:.1f} GiB of memory")
 
 
 def check_parameter_count(owner, count, dtype):

@@ -272,6 +272,8 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         """
         T, B, _ = x.shape
         D, P = self.num_directions, self.output_size
+        v.check_fits_memory(T * B * D * P * self.dtype.itemsize * min(self.num_layers, 2),
+                            f"the output of {T} steps of {B} rows (and the previous layer's)")
         if lengths is None:
             order = None
             batch_sizes = np.full(T, B, np.intp)

@@ -62,6 +62,9 @@ def quantize_matrix(w, fmt, name="the matrix"):
         # still represents them (values up to 127 of its steps); rows of zeros get scale 1
         scale = np.where(amax > 0, np.maximum(amax / np.float32(127), TINIEST_SCALE), np.float32(1))
         scale = scale.astype(np.float32)
+        # a subnormal scale has few significant bits: rounded down, max / scale would pass 127 and be clipped
+        low = (scale < np.finfo(np.float32).tiny) & (scale * np.float32(127) < amax)
+        scale[low] = np.nextafter(scale[low], np.float32(np.inf))
         values = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
         return values, scale
     scale = np.ones(w.shape[0], np.float32)

@@ -50,7 +50,8 @@ class LayerNorm(Module):
 
     def _expected_specs(self):
         dtype = v.as_dtype(self.dtype)
-        names = [name for name in ("weight", "bias") if name in self.params] if self.elementwise_affine else []
+        # the constructor makes a weight with elementwise_affine, and a bias beside it unless bias=False
+        names = (["weight"] + (["bias"] if "bias" in self.params else [])) if self.elementwise_affine else []
         return {name: (tuple(self.normalized_shape), dtype) for name in names}
 
     @classmethod

@@ -112,7 +112,7 @@ def read_meta(path):
     except FileNotFoundError:
         raise FormatError(f"{meta_path} is missing: a model file needs a JSON beside it with its alphabet") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{meta_path} is not valid UTF-8 JSON: {exc}") from None
+        raise FormatError(f"{meta_path} is not valid JSON (UTF-8): {exc}") from None
     except RecursionError:
         raise FormatError(f"{meta_path} nests too deeply to be read") from None
     alphabet = meta.get("alphabet") if isinstance(meta, dict) else None

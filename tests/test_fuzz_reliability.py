@@ -156,9 +156,21 @@ def test_tampered_pickles_are_refused_and_untampered_ones_restore(piece, how, pi
         assert copy.state_dict().keys() == original.state_dict().keys()
         return
     restored = object.__new__(type(original))
+    if how == "object" and piece.startswith("q_"):
+        # a quantized layer converts array-likes as its load_state_dict does (float lists of biases into frozen
+        # arrays), and refuses those it cannot read as its format
+        try:
+            restored.__setstate__(state)
+        except (ValueError, TypeError):
+            return
+        how = "none"
     if how == "none" or (how == "drop" and name == "bias" and piece in ("linear", "norm")):
-        restored.__setstate__(state)   # (a Linear or LayerNorm without bias is one built with bias=False)
+        # (a Linear or LayerNorm without bias is one built with bias=False)
+        restored.__setstate__(state)
         assert restored.state_dict().keys() == params.keys()
+        for key, value in restored.params.items():
+            assert type(value) is np.ndarray
+            np.testing.assert_array_equal(value, original.params[key])
     else:
         with pytest.raises((ValueError, TypeError, KeyError)):
             restored.__setstate__(state)

@@ -11,10 +11,12 @@ import numpy as np
 
 from . import _kernels
 from . import _validation as v
+from ._torch_habits import IncompatibleKeys, TorchHabits
 
 
-class Module:
-    """Base of the small trainable modules; subclasses call super().__init__(params) with {name: array}."""
+class Module(TorchHabits):
+    """Base of the small trainable modules; subclasses call super().__init__(params) with {name: array}.
+    The parameters are also attributes (module.weight), as torch's."""
 
     _fixed = frozenset()   # configuration attributes set once by the constructor
 
@@ -28,7 +30,35 @@ class Module:
         if name in self._fixed and name in self.__dict__:
             raise AttributeError(f"{name} is fixed once the {type(self).__name__} is built (it sets the parameter "
                                  f"shapes); build a new {type(self).__name__} instead")
+        params = self.__dict__.get("params")
+        if params is not None and name not in self.__dict__ and name in params:
+            params[name] = value   # module.weight = array, as torch: checked at the next call
+            return
         super().__setattr__(name, value)
+
+    def __getattr__(self, name):
+        """A parameter by name (module.weight_ih_l0), as torch's attributes; only called for other names."""
+        params = self.__dict__.get("params")
+        if params is not None and not name.startswith("__") and name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or parameter {name!r}")
+
+    def _to_dtype(self, dtype):
+        """Replace every parameter (and gradient) by a copy in `dtype`; ValueError, with nothing changed, when a
+        value does not fit (float64 beyond float32's range)."""
+        if dtype == self.dtype:
+            return
+        converted = {}
+        for name, value in self.params.items():
+            with np.errstate(over="ignore"):
+                converted[name] = np.ascontiguousarray(value, dtype)
+            if not _kernels.all_finite(converted[name]):
+                raise ValueError(f"parameter {name!r} does not fit {dtype} (values up to "
+                                 f"{np.abs(value).max():.4g})")
+        self.params.update(converted)
+        self.__dict__["grads"] = {name: g.astype(dtype) for name, g in self.grads.items()}
+        self.__dict__["_param_specs"] = {name: (a.shape, a.dtype) for name, a in converted.items()}
+        self.__dict__["dtype"] = dtype
 
     def checked_params(self):
         """self.params, after checking that every parameter is still an array of its shape and dtype
@@ -110,6 +140,6 @@ class Module:
         """Copy parameters from a mapping of names to array-likes (NumPy arrays, torch tensors), in place.
 
         Shapes must match exactly; values must be finite. strict=True also refuses missing and unexpected keys.
-        Returns (missing_keys, unexpected_keys).
+        Returns (missing_keys, unexpected_keys), torch's named tuple.
         """
-        return v.load_into(self.params, mapping, strict, self)
+        return IncompatibleKeys(*v.load_into(self.params, mapping, strict, self))

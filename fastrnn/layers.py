@@ -14,13 +14,15 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
         linear_before_reset=False (Cho):   n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
         h' = (1 - z) n + z h
 """
+from __future__ import annotations   # annotations shown as written (help() signatures stay short)
+
 import threading
 from typing import Any, Generic, Mapping, Optional, Tuple, Type, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from . import _kernels
+from . import _kernels, _layer_docs
 from . import _validation as v
 from ._module import Module
 from ._training import Trainable, take_rows
@@ -285,7 +287,8 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         cells = self._current_cells()
         for layer in range(self.num_layers):
             if tape is not None:
-                layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
+                layer_input = tape.record_input(layer, layer_input, self.dropout if self.training else 0.0,
+                                                self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             for d in range(D):
                 k = layer * D + d
@@ -379,6 +382,12 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         del state["_cells"], state["_local"], state["_grad_lock"]
         return state
 
+    def _to_dtype(self, dtype):
+        """float(), double(), to(dtype): the parameters converted in place, the kernels rebuilt for them."""
+        super()._to_dtype(dtype)
+        self._cells = self._build_cells()
+        self._local = threading.local()
+
     def _expected_specs(self):
         dtype = v.as_dtype(self.dtype)
         return {name: (shape, dtype) for name, shape in self._param_shapes().items()}
@@ -390,22 +399,23 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         self._grad_lock = threading.Lock()
 
     def __repr__(self):
-        extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in self._repr_options()
+        """torch's repr (its arguments in its order, defaults left out), then fastrnn's own options."""
+        extra = "".join(f", {name}={_repr_value(getattr(self, name))}" for name, default in self._repr_options()
                         if getattr(self, name) != default)
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
 
     def _repr_options(self):
-        return [("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
-                ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
+        """(name, default) in torch's extra_repr order, then fastrnn's options; subclasses add theirs."""
+        return [("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                ("bidirectional", False), ("merge_mode", "concat"), ("dtype", np.dtype(np.float32))]
+
+
+def _repr_value(value):
+    return f"np.{value}" if isinstance(value, np.dtype) else repr(value)
 
 
 class RNN(_RecurrentLayer[NDArray[Any]]):
-    """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh) with act = tanh or relu (torch.nn.RNN).
-
-    x (T, B, I), or (B, T, I) with batch_first; hx h0 (L*D, B, H) or None.
-    Returns out (T, B, D*H) (merge_mode "sum"/"mean"/"mul": (T, B, H)) and h_n (L*D, B, H).
-    lengths (B,): packed-sequence semantics (outputs past a row's length are zero, h_n at its last step).
-    """
+    __doc__ = _layer_docs.RNN
 
     _mode = "RNN"
 
@@ -417,16 +427,12 @@ class RNN(_RecurrentLayer[NDArray[Any]]):
                          dtype, merge_mode, nonlinearity=nonlinearity, seed=seed, rng=rng)
 
     def _repr_options(self):
-        return super()._repr_options() + [("nonlinearity", "tanh")]
+        options = super()._repr_options()
+        return options[:1] + [("nonlinearity", "tanh")] + options[1:]   # torch's argument order
 
 
 class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
-    """LSTM (torch.nn.LSTM), with optional projection (proj_size) and diagonal peepholes (peephole=True).
-
-    Gate rows [i, f, g, o]; see the module docstring for the formulas. x (T, B, I), or (B, T, I) with
-    batch_first; hx (h0 (L*D, B, P), c0 (L*D, B, H)) or None. Returns out (T, B, D*P) and (h_n, c_n).
-    Peephole weights: weight_peephole_l{k}[_reverse] (3, H), rows [i, f, o].
-    """
+    __doc__ = _layer_docs.LSTM
 
     _mode = "LSTM"
 
@@ -439,7 +445,7 @@ class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
                          dtype, merge_mode, proj_size=proj_size, peephole=peephole, seed=seed, rng=rng)
 
     def _repr_options(self):
-        return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
+        return [("proj_size", 0)] + super()._repr_options() + [("peephole", False)]
 
     @classmethod
     def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
@@ -456,10 +462,7 @@ class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
 
 
 class GRU(_RecurrentLayer[NDArray[Any]]):
-    """GRU (torch.nn.GRU with linear_before_reset=True; Cho et al.'s reset-before formula with False).
-
-    Gate rows [r, z, n]; h' = (1 - z) n + z h. Shapes as RNN.
-    """
+    __doc__ = _layer_docs.GRU
 
     _mode = "GRU"
 

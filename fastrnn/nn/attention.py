@@ -48,6 +48,16 @@ class AdditiveAttention(Module):
         super().__init__(AliasedParams(self, {f"{name}.{key}": (name, key) for name in ("proj", "score")
                                               for key in getattr(self, name).params}))
 
+    def _to_dtype(self, dtype):
+        self.proj._to_dtype(dtype)
+        self.score._to_dtype(dtype)
+        self.__dict__["dtype"] = dtype
+        self.__dict__["_param_specs"] = {name: (a.shape, a.dtype) for name, a in self.params.items()}
+        self.__dict__["grads"] = {name: g.astype(dtype) for name, g in self.grads.items()}
+
+    def children(self):
+        return iter((self.proj, self.score))
+
     def _expected_specs(self):
         """The two Linears' parameters (checked when they were unpickled) under "proj." and "score."."""
         specs = {}

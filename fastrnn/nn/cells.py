@@ -53,6 +53,14 @@ class _Cell(Module):
                              f"{self._layer_class.__name__}; got {layer!r}")
         return {name[:-len("_l0")]: spec for name, spec in layer._expected_specs().items()}
 
+    def _to_dtype(self, dtype):
+        self._layer._to_dtype(dtype)
+        self.__dict__["_param_specs"] = {name: (a.shape, a.dtype) for name, a in self.params.items()}
+        self.__dict__["grads"] = {name: g.astype(dtype) for name, g in self.grads.items()}
+
+    def children(self):
+        return iter((self._layer,))
+
     # the configuration is the layer's, read-only: it fixes the parameter shapes and the kernels
     @property
     def input_size(self) -> int:

@@ -84,5 +84,7 @@ class LayerNorm(Module):
         return y
 
     def __repr__(self):
-        return (f"LayerNorm({self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, dtype=np.{self.dtype})")
+        """torch's repr (dtype shown when not float32)."""
+        dtype = "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
+        return (f"LayerNorm({self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={'bias' in self.params}{dtype})")

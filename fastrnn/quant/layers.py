@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _kernels
 from .. import _validation as v
+from .._torch_habits import IncompatibleKeys
 from ..layers import GRU, LSTM, RNN, _NO_INIT
 from . import formats as f
 from .torch_state import is_torch_quantized, to_fastrnn_names
@@ -83,7 +84,7 @@ class _QuantizedLayer:
         Returns (missing_keys, unexpected_keys) as the float layers do."""
         loaded, missing, unexpected = self.checked_state(mapping, strict)
         self.replace_params(loaded)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def replace_params(self, loaded):
         """Make `loaded` (from checked_state) the parameters, read-only, and rebuild the kernels' copies."""
@@ -120,6 +121,11 @@ class _QuantizedLayer:
         f.check_values(values, key, fmt)
         return values, np.array(f.check_scale(v.to_numpy(scale, key + f.SCALE_SUFFIX), key + f.SCALE_SUFFIX,
                                               shape[0]))
+
+    def _to_dtype(self, dtype):
+        if dtype != np.float32:
+            raise TypeError(f"{type(self).__name__} computes in float32 (its weights are {self.weight_format}); "
+                            f"convert the float layer instead")
 
     def _check_restored(self, grads):
         """Unpickled parameters pass load_state_dict's checks (shapes, formats, scales, finite floats) against

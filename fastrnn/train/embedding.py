@@ -101,5 +101,7 @@ class Embedding(Module):
         return idx
 
     def __repr__(self):
+        """torch's repr (dtype shown when not float32)."""
         extra = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"Embedding({self.num_embeddings}, {self.embedding_dim}{extra}, dtype=np.{self.dtype})"
+        extra += "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim}{extra})"

@@ -101,5 +101,7 @@ class Linear(Module):
         return arr
 
     def __repr__(self):
+        """torch's repr (dtype shown when not float32)."""
+        dtype = "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={'bias' in self.params}, dtype=np.{self.dtype})")
+                f"bias={'bias' in self.params}{dtype})")

@@ -355,11 +355,10 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         return y, (h if c is None else (h, c))
 
     def _step_input(self, x_t):
-        arr = v.to_numpy(x_t, "x_t", self.dtype)
-        if arr.ndim == 1:
-            arr = arr[None, :]
+        given = v.to_numpy(x_t, "x_t", self.dtype)
+        arr = given[None, :] if given.ndim == 1 else given
         if arr.ndim != 2 or arr.shape[1] != self.input_size:
-            raise ValueError(f"x_t has shape {arr.shape}; expected (B, I) with I = input_size = "
+            raise ValueError(f"x_t has shape {given.shape}; expected (B, I) or one row (I,) with I = input_size = "
                              f"{self.input_size}")
         return v.as_float_array(arr, "x_t", self.dtype, "(B, I)")
 

@@ -7,6 +7,8 @@ A subclass lists in `_fixed` the configuration attributes that fix its parameter
 constructor they cannot be reassigned. checked_params() is the per-call check that params still holds, under
 every name, an array of the shape and dtype the module was built with (a user may replace one).
 """
+from typing import TYPE_CHECKING, Any, Dict, Mapping
+
 import numpy as np
 
 from . import _kernels
@@ -36,12 +38,13 @@ class Module(TorchHabits):
             return
         super().__setattr__(name, value)
 
-    def __getattr__(self, name):
-        """A parameter by name (module.weight_ih_l0), as torch's attributes; only called for other names."""
-        params = self.__dict__.get("params")
-        if params is not None and not name.startswith("__") and name in params:
-            return params[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute or parameter {name!r}")
+    if not TYPE_CHECKING:   # hidden from type checkers, which would otherwise accept any misspelt attribute
+        def __getattr__(self, name):
+            """A parameter by name (module.weight_ih_l0), as torch's attributes; only called for other names."""
+            params = self.__dict__.get("params")
+            if params is not None and not name.startswith("__") and name in params:
+                return params[name]
+            raise AttributeError(f"{type(self).__name__} has no attribute or parameter {name!r}")
 
     def _to_dtype(self, dtype):
         """Replace every parameter (and gradient) by a copy in `dtype`; ValueError, with nothing changed, when a
@@ -132,11 +135,11 @@ class Module(TorchHabits):
         for value in self.grads.values():
             value.fill(0)
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, np.ndarray]:
         """A copy of the parameters as {torch name: NumPy array}."""
         return {name: value.copy() for name, value in self.params.items()}
 
-    def load_state_dict(self, mapping, strict=True):
+    def load_state_dict(self, mapping: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy parameters from a mapping of names to array-likes (NumPy arrays, torch tensors), in place.
 
         Shapes must match exactly; values must be finite. strict=True also refuses missing and unexpected keys.

@@ -7,6 +7,7 @@ The parameters are read-only arrays (the packed copies the kernels use are built
 replaces them, and so does assigning a new array into layer.params (checked on the next call).
 """
 from collections.abc import Mapping
+from typing import Any, overload
 
 import numpy as np
 
@@ -274,7 +275,22 @@ def _options(layer):
     return options
 
 
-def quantize_dynamic(layer, dtype="int8"):
+@overload
+def quantize_dynamic(layer: LSTM, dtype: Any = ...) -> QuantizedLSTM:
+    ...
+
+
+@overload
+def quantize_dynamic(layer: GRU, dtype: Any = ...) -> QuantizedGRU:
+    ...
+
+
+@overload
+def quantize_dynamic(layer: RNN, dtype: Any = ...) -> QuantizedRNN:
+    ...
+
+
+def quantize_dynamic(layer: Any, dtype: Any = "int8") -> Any:
     """A new layer computing what `layer` (a fastrnn RNN, LSTM or GRU) computes, with its weight matrices stored
     in `dtype`: "int8" (the default: per-row scales, activations quantized per step and row, int32
     accumulation, as torch's quantize_dynamic), "bfloat16" or "float16" (float32 accumulation). `layer` is

@@ -31,6 +31,7 @@ TIME_BUDGET_SECONDS = 1.0                   # per engine and workload: no more r
 # takes about 1 ms a character, so 100,000 characters already keep the demo busy for minutes
 MAX_LENGTH, MAX_REPEAT = 100_000, 100
 META_MAX_BYTES = 1 << 20                    # the JSON beside a model: an alphabet and a few notes
+WIDTH = 80                                  # every line the demo prints fits a classic terminal
 
 
 class CharLM:
@@ -195,7 +196,7 @@ def main(argv=None):
     describe(model, meta, args.model)
     how = "greedy" if args.seed is None else f"sampled, seed {args.seed}, temperature {args.temperature}"
     text = model.decode(continuation(model))
-    print(f"\nContinuing {args.prompt!r} ({how}), one character per LSTM.step():\n")
+    print("\n" + paragraph(f"Continuing {args.prompt!r} ({how}), one character per LSTM.step():") + "\n")
     print(indent(args.prompt + text))
     if args.seed is None:
         print("\n(Greedy text from a small model soon repeats itself; --seed N samples instead.)")
@@ -208,11 +209,15 @@ def main(argv=None):
         score_s, (logits, _) = best_time(lambda: engine.run(batch), args.repeat)
         return gen_s, ids, score_s, np.asarray(logits)
 
-    rows = {"fastrnn": measure(model)}
-    for name, why_not in _demo_engines.available().items():
-        rows[name] = why_not or _measure_other(name, measure, weights, args.model, model.lstm.num_layers)
+    print("\ntiming:", end="", file=sys.stderr, flush=True)   # a pause of seconds
+    rows = {}
+    for name, why_not in {"fastrnn": None, **_demo_engines.available()}.items():
+        print(f" {name}...", end="", file=sys.stderr, flush=True)
+        rows[name] = measure(model) if name == "fastrnn" else \
+            why_not or _measure_other(name, measure, weights, args.model, model.lstm.num_layers)
+    print(" done.", file=sys.stderr, flush=True)
     print_table(rows, args, model.decode, text)
-    print("\nThe full benchmark grid (layer sizes, batches, training): python -m fastrnn bench")
+    print("\nThe full benchmark (sizes, batches, training): python -m fastrnn bench")
     return 0
 
 
@@ -228,44 +233,56 @@ def _measure_other(name, measure, weights, path, num_layers):
 
 
 def print_table(rows, args, decode, text):
-    """rows: {engine: measure()'s tuple, or the reason it cannot run}; fastrnn's first."""
+    """rows: {engine: measure()'s tuple, or the reason it cannot run}; fastrnn's first. Fits WIDTH columns."""
     from ._blas import get_num_threads
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nThe same work in each engine, same weights (fastest of up to {args.repeat}; fastrnn on "
-          f"{get_num_threads()} threads; load average {load1:.1f} on {os.cpu_count()} CPUs: a loaded machine\n"
-          "shows in the times):\n")
-    header = f"generate {args.length} chars"
-    print(f"  {'engine':14s} {header:>24s} {f'score {SCORE_BATCH} x {SCORE_STEPS} chars':>24s}   agrees with fastrnn")
+    print()
+    print(paragraph(f"The same work in each engine, same weights (fastest of up to {args.repeat}; fastrnn on "
+                    f"{get_num_threads()} threads; load average {load1:.1f} on {os.cpu_count()} CPUs: a loaded "
+                    f"machine shows in the times):", indent=""))
+    print()
+    gen_header, score_header = f"generate {args.length}", f"score {SCORE_BATCH}x{SCORE_STEPS}"
+    print(f"  {'engine':13s} {gen_header:>18s} {score_header:>18s}  same text, max |diff|")
     fast = rows["fastrnn"]
     for name, row in rows.items():
         if not isinstance(row, tuple):
-            print(f"  {name:14s} {row}")
+            print(textwrap.fill(row, WIDTH, initial_indent=f"  {name:13s} ", subsequent_indent=" " * 16,
+                                break_on_hyphens=False))
             continue
         gen_s, ids, score_s, logits = row
         ratios = ("", "") if name == "fastrnn" else (f" ({gen_s / fast[0]:.1f}x)", f" ({score_s / fast[2]:.1f}x)")
         gen, score = f"{gen_s * 1e3:.1f} ms{ratios[0]}", f"{score_s * 1e3:.1f} ms{ratios[1]}"
-        same = "-" if name == "fastrnn" else (
-            f"text {'identical' if decode(ids) == text else 'DIFFERS'}, max |logit diff| "
-            f"{np.max(np.abs(logits - fast[3])):.1e}")
-        print(f"  {name:14s} {gen:>24s} {score:>24s}   {same}")
-    print("\n  (x): time relative to fastrnn. Generating is one step() per character (batch 1, latency-bound);\n"
-          "  scoring runs whole sequences (one call).")
+        same = "-" if name == "fastrnn" else \
+            f"{'yes' if decode(ids) == text else 'NO'}, {np.max(np.abs(logits - fast[3])):.1e}"
+        print(f"  {name:13s} {gen:>18s} {score:>18s}  {same}")
+    print()
+    print(paragraph(f"(x): time relative to fastrnn. Generating {args.length} characters is one step() per "
+                    f"character (batch 1, latency-bound); scoring runs {SCORE_BATCH} sequences of {SCORE_STEPS} "
+                    f"characters whole (one call)."))
 
 
 def describe(model, meta, path):
     e, lstm, h = model.embedding, model.lstm, model.head
     params = sum(w.size for m in (e, lstm, h) for w in m.params.values())
-    print(f"fastrnn demo: a character language model, Embedding({e.num_embeddings}, {e.embedding_dim}) -> "
-          f"LSTM({lstm.input_size}, {lstm.hidden_size}, num_layers={lstm.num_layers}) -> "
-          f"Linear({h.in_features}, {h.out_features}), {params / 1e3:.0f}k parameters")
-    print(f"read from {path} (a torch.save file) by fastrnn.load: torch is not used")
+    lines = [f"fastrnn demo: a character language model, Embedding({e.num_embeddings}, {e.embedding_dim}) -> "
+             f"LSTM({lstm.input_size}, {lstm.hidden_size}, num_layers={lstm.num_layers}) -> "
+             f"Linear({h.in_features}, {h.out_features}), {params / 1e3:.0f}k parameters, read from {path} "
+             f"(a torch.save file) by fastrnn.load: torch is not used."]
     if isinstance(meta.get("source"), str):
         loss = meta.get("valid_loss_nats_per_char")
         held_out = f"; {loss:.2f} nats/char on held-out text" if isinstance(loss, (int, float)) else ""
-        print(f"trained in torch on {meta['source'][:200]}{held_out}")
+        lines.append(f"Trained in torch on {meta['source'][:200]}{held_out}.")
+    print(paragraph(" ".join(lines), indent=""))
 
 
-def indent(text, width=100):
-    """The text wrapped at `width` columns, each line indented by four spaces (its own newlines kept)."""
-    return "\n".join(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="    ") or "    "
+def indent(text, width=WIDTH):
+    """The text wrapped at `width` columns at spaces (never inside a hyphenated word; only a word longer than a
+    whole line is cut), each line indented by four spaces (its own newlines kept)."""
+    return "\n".join(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="    ",
+                                   break_on_hyphens=False) or "    "
                      for line in text.split("\n"))
+
+
+def paragraph(text, indent="  "):
+    """text wrapped at WIDTH columns at spaces, its lines after the first indented by `indent`."""
+    return textwrap.fill(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False)

@@ -72,7 +72,7 @@ def test_models_fastrnn_runs_are_timed_without_the_engines_that_cannot(tmp_path,
     assert main(["--model", path, "--prompt", "abc", "--length", "3", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     table = out[out.index("  engine"):].split("\n\n")[0].splitlines()   # the header, a row per engine
-    rows = table[1:]
+    rows = [line for line in table[1:] if not line.startswith(" " * 16)]   # not a wrapped reason's next line
     assert rows[0].split()[0] == "fastrnn" and "ms" in rows[0]
     for row in rows[1:]:
         assert "ms" in row or "not timed" in row or "not installed" in row or "pip install" in row, row
@@ -109,3 +109,18 @@ def test_bench_chart_into_a_named_pipe_is_refused_before_the_run(tmp_path, capsy
     with pytest.raises(SystemExit) as exit_:
         parse_args(["--chart", str(pipe)])
     assert exit_.value.code == 2 and "not a regular file" in capsys.readouterr().err
+
+
+def test_every_line_fits_80_columns_and_progress_shows_on_stderr(tmp_path, capsys, rng):
+    """The demo's text wraps at word boundaries within 80 columns (it wrapped at 100 and cut words) and says
+    which engine it is timing during the pause (it showed nothing for seconds)."""
+    path = _model_file(tmp_path, _small_model(rng), ALPHABET)
+    assert main(["--model", path, "--prompt", "abc " * 30, "--length", "200", "--repeat", "1"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert max(map(len, lines)) <= 80, max(lines, key=len)
+    text = [line[4:] for line in lines if line.startswith("    ")]   # the prompt and its continuation
+    for first, second in zip(text, text[1:]):
+        assert first.endswith(" ") or second.startswith(" ") or " " not in first + second or \
+            len(first) + 1 + len(second.split(" ")[0]) > 76     # wrapped at a space, not inside a word
+    assert "timing: fastrnn..." in captured.err and captured.err.rstrip().endswith("done.")

@@ -32,12 +32,12 @@ static struct {
     atomic_int done;                 /* parts finished of the current task */
     atomic_int sleepers;             /* workers blocked on `wake` */
     atomic_int low_latency;          /* 1: idle workers spin until it is 0 again (fr_set_low_latency) */
-    int workers;                     /* workers running in this process (a forked child starts with none) */
-    int max_threads;                 /* 0: not known yet (then the number of online CPUs) */
+    atomic_int workers;              /* workers running in this process (a forked child starts with none) */
+    atomic_int max_threads;          /* 0: not known yet (then the number of online CPUs) */
     unsigned start_generation[FR_MAX_THREADS];
-    fr_task_fn fn;
+    fr_task_fn fn;                   /* fn, ctx: written by the owner before the release of `generation` */
     void *ctx;
-    int parts;
+    atomic_int parts;                /* also read by a worker still finishing the last task: atomic, relaxed */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .owner = PTHREAD_MUTEX_INITIALIZER};
 
 static long long now_ns(void)
@@ -47,7 +47,15 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static unsigned generation(void) { return atomic_load(&pool.generation); }
+/* Memory order (what a weakly ordered CPU holds the code to; ThreadSanitizer checks it on x86):
+ * - the owner writes fn, ctx and parts, then bumps `generation` (release); a worker that loads the new
+ *   generation (acquire) sees them;
+ * - a worker adds to `done` after its part (release); the owner returns once it loads done == n (acquire), so
+ *   every part's writes are visible to the caller and fn/ctx are not rewritten while a part still reads them;
+ * - `generation` and `sleepers` are also a store-then-load pair on each side (the owner stores generation and
+ *   loads sleepers; a worker going to sleep adds to sleepers and loads generation): seq_cst on both, so one of
+ *   them sees the other and no wake-up is lost. */
+static unsigned generation(void) { return atomic_load_explicit(&pool.generation, memory_order_acquire); }
 
 /* An unclaimed part of task `gen`, trying `first` first; -1 when none is left or the task is over.
  * A claim made with a stale `gen` never runs: after the claim the task must still be `gen`, and a task cannot
@@ -55,13 +63,15 @@ static unsigned generation(void) { return atomic_load(&pool.generation); }
  * claimed yet leaves it claimable by the current task (its stamp stays older than the current generation). */
 static int claim(unsigned gen, int first)
 {
-    const int parts = pool.parts;
+    const int parts = atomic_load_explicit(&pool.parts, memory_order_relaxed);
     for (int i = 0; i < parts; i++) {
         const int part = (first + i) % parts;
-        unsigned old = atomic_load(&pool.claimed[part]);
+        unsigned old = atomic_load_explicit(&pool.claimed[part], memory_order_relaxed);
         /* Claims only move forward: a stale claimer must not overwrite a newer task's claim. */
-        if ((int)(gen - old) > 0 && atomic_compare_exchange_strong(&pool.claimed[part], &old, gen))
-            return generation() == gen ? part : -1;
+        if ((int)(gen - old) > 0 && atomic_compare_exchange_strong_explicit(&pool.claimed[part], &old, gen,
+                                                                            memory_order_acq_rel,
+                                                                            memory_order_relaxed))
+            return atomic_load_explicit(&pool.generation, memory_order_seq_cst) == gen ? part : -1;
     }
     return -1;
 }
@@ -69,8 +79,8 @@ static int claim(unsigned gen, int first)
 static void run_parts(unsigned gen, int first)
 {
     for (int part; (part = claim(gen, first)) >= 0;) {
-        pool.fn(pool.ctx, part, pool.parts);
-        atomic_fetch_add(&pool.done, 1);
+        pool.fn(pool.ctx, part, atomic_load_explicit(&pool.parts, memory_order_relaxed));
+        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
     }
 }
 
@@ -85,10 +95,11 @@ static unsigned wait_for_task(unsigned seen)
         FR_SPIN_HINT();
     }
     pthread_mutex_lock(&pool.lock);
-    atomic_fetch_add(&pool.sleepers, 1);
+    atomic_fetch_add_explicit(&pool.sleepers, 1, memory_order_seq_cst);
     unsigned gen;
-    while ((gen = generation()) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
-    atomic_fetch_sub(&pool.sleepers, 1);
+    while ((gen = atomic_load_explicit(&pool.generation, memory_order_seq_cst)) == seen)
+        pthread_cond_wait(&pool.wake, &pool.lock);
+    atomic_fetch_sub_explicit(&pool.sleepers, 1, memory_order_relaxed);
     pthread_mutex_unlock(&pool.lock);
     return gen;
 }
@@ -99,23 +110,29 @@ static void *worker_main(void *arg)
     unsigned seen = pool.start_generation[index];         /* the generation when this worker was started */
     for (;;) {
         seen = wait_for_task(seen);
-        run_parts(seen, index % pool.parts);
+        run_parts(seen, index % atomic_load_explicit(&pool.parts, memory_order_relaxed));
     }
     return NULL;
 }
 
 int fr_max_threads(void)
 {
-    if (pool.max_threads == 0) {   /* sysconf reads /sys: once, not per call */
+    int n = atomic_load_explicit(&pool.max_threads, memory_order_relaxed);
+    if (n == 0) {   /* sysconf reads /sys: once, not per call (two threads may both ask: same answer) */
         const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        pool.max_threads = cpus < 1 ? 1 : cpus > FR_MAX_THREADS ? FR_MAX_THREADS : (int)cpus;
+        n = cpus < 1 ? 1 : cpus > FR_MAX_THREADS ? FR_MAX_THREADS : (int)cpus;
+        int unset = 0;
+        if (!atomic_compare_exchange_strong_explicit(&pool.max_threads, &unset, n, memory_order_relaxed,
+                                                     memory_order_relaxed))
+            n = unset;   /* set meanwhile by fr_set_max_threads */
     }
-    return pool.max_threads;
+    return n;
 }
 
 void fr_set_max_threads(int n)
 {
-    pool.max_threads = n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : n;
+    atomic_store_explicit(&pool.max_threads, n < 1 ? 1 : n > FR_MAX_THREADS ? FR_MAX_THREADS : n,
+                          memory_order_relaxed);
 }
 
 void fr_set_low_latency(int on)
@@ -131,7 +148,8 @@ int fr_low_latency(void)
 /* No system call: asked on every step of a paced caller. */
 int fr_pool_asleep(void)
 {
-    return pool.workers == 0 || atomic_load(&pool.sleepers) > 0;
+    return atomic_load_explicit(&pool.workers, memory_order_relaxed) == 0 ||
+           atomic_load_explicit(&pool.sleepers, memory_order_relaxed) > 0;
 }
 
 static void before_fork(void)
@@ -152,8 +170,8 @@ static void after_fork_in_child(void)
     pthread_mutex_init(&pool.lock, NULL);
     pthread_mutex_init(&pool.owner, NULL);
     pthread_cond_init(&pool.wake, NULL);
-    atomic_store(&pool.sleepers, 0);
-    pool.workers = 0;
+    atomic_store_explicit(&pool.sleepers, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.workers, 0, memory_order_relaxed);
 }
 
 static void register_fork_handlers(void)
@@ -167,16 +185,17 @@ static void ensure_workers(int n)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_fork_handlers);
-    while (pool.workers < n - 1) {
+    /* workers: written only here, by the owner; read without the lock by fr_pool_asleep (relaxed: a hint) */
+    for (int w; (w = atomic_load_explicit(&pool.workers, memory_order_relaxed)) < n - 1;) {
         pthread_t thread;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pool.start_generation[pool.workers + 1] = generation();
-        const int failed = pthread_create(&thread, &attr, worker_main, (void *)(uintptr_t)(pool.workers + 1));
+        pool.start_generation[w + 1] = generation();   /* handed over by pthread_create */
+        const int failed = pthread_create(&thread, &attr, worker_main, (void *)(uintptr_t)(w + 1));
         pthread_attr_destroy(&attr);
         if (failed) return;
-        pool.workers++;
+        atomic_store_explicit(&pool.workers, w + 1, memory_order_relaxed);
     }
 }
 
@@ -197,16 +216,17 @@ void fr_parallel_run(int n, fr_task_fn fn, void *ctx)
     ensure_workers(n);
     pool.fn = fn;
     pool.ctx = ctx;
-    pool.parts = n;
-    atomic_store(&pool.done, 0);
-    const unsigned gen = generation() + 1;
-    atomic_store(&pool.generation, gen);
-    if (atomic_load(&pool.sleepers) > 0) {
+    atomic_store_explicit(&pool.parts, n, memory_order_relaxed);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    const unsigned gen = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pool.generation, gen, memory_order_seq_cst);   /* releases fn, ctx, parts, done */
+    if (atomic_load_explicit(&pool.sleepers, memory_order_seq_cst) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
     run_parts(gen, 0);
-    for (int spins = 1; atomic_load(&pool.done) < n; spins++) fr_spin_pause(spins);   /* parts a worker still runs */
+    /* parts a worker claimed and still runs */
+    for (int spins = 1; atomic_load_explicit(&pool.done, memory_order_acquire) < n; spins++) fr_spin_pause(spins);
     pthread_mutex_unlock(&pool.owner);
 }

@@ -105,7 +105,9 @@ FR_SIMD static void fr_q_prep_int8(const float *A, ptrdiff_t lda, ptrdiff_t M, p
     }
 }
 
-/* bfloat16 for vdpbf16ps: each value rounded to nearest even (A is finite: the layers check it). */
+/* bfloat16 for vdpbf16ps: each value rounded to nearest even (A is finite: the layers check it). Values above
+ * the largest bfloat16 (3.3895e38) saturate to it: rounding them would carry into the exponent and give infinity,
+ * and then NaN in the products (x = float32 max). */
 FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, ptrdiff_t Kp,
                                    uint16_t *out)
 {
@@ -115,7 +117,9 @@ FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, p
         for (ptrdiff_t k = 0; k < K; k++) {
             uint32_t bits;
             memcpy(&bits, &a[k], 4);
-            o[k] = (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+            uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+            rounded -= (rounded & 0x7F80u) == 0x7F80u;   /* carried into infinity: 0x7F7F, +-3.3895e38 */
+            o[k] = (uint16_t)rounded;
         }
         for (ptrdiff_t k = K; k < Kp; k++) o[k] = 0;
     }

@@ -298,6 +298,8 @@ cdef class StepRunner:
         y = cnp.PyArray_EMPTY(2, self.y_dims, self.typenum, 0)
         memcpy(cnp.PyArray_DATA(y), <char *>cnp.PyArray_DATA(h) + (self.L - 1) * cnp.PyArray_NBYTES(y),
                cnp.PyArray_NBYTES(y))
+        if not self._finite(y):   # a product overflowed: the checked path runs it again and says so
+            return None
         return (y, (h, c)) if self.lstm else (y, h)
 
     cdef inline cnp.ndarray _copy(self, a):
@@ -308,12 +310,15 @@ cdef class StepRunner:
         return out
 
     cdef inline bint _is_exact(self, a, Py_ssize_t L, Py_ssize_t B, Py_ssize_t n):
-        """a is a C-contiguous array of the runner's dtype shaped (L, B, n), or (B, n) when L == 0."""
+        """a is a C-contiguous array of the runner's dtype in native byte order shaped (L, B, n), or (B, n) when
+        L == 0."""
         cdef cnp.ndarray arr
         if type(a) is not cnp.ndarray:
             return False
         arr = <cnp.ndarray>a
-        if cnp.PyArray_TYPE(arr) != self.typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        # PyArray_TYPE names float32 for '>f4' too: a byte-swapped array goes to the checked path, which converts
+        if (cnp.PyArray_TYPE(arr) != self.typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+                or not cnp.PyArray_ISNOTSWAPPED(arr)):
             return False
         if L == 0:
             return cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == B and cnp.PyArray_DIMS(arr)[1] == n
@@ -370,6 +375,19 @@ cdef int require(a, str name, dtype, tuple shape) except -1:
         raise ValueError(f"{name} must be a C-contiguous {dtype} array of shape {shape}; got "
                          f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
     return 0
+
+
+def fingerprint(cnp.ndarray a):
+    """The 64-bit fingerprint (csrc/fingerprint.c) of the bytes of the C-contiguous array a: a change of any
+    value changes it (not a cryptographic hash)."""
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError("fingerprint needs a C-contiguous array")
+    cdef const void *p = cnp.PyArray_DATA(a)
+    cdef Py_ssize_t n = cnp.PyArray_NBYTES(a)
+    cdef uint64_t f
+    with nogil:
+        f = fr_fingerprint(p, n)
+    return f
 
 
 def all_finite(cnp.ndarray a):

@@ -129,6 +129,12 @@ class Trainable:
         return np.concatenate([d_out * out[..., P:], d_out * out[..., :P]], axis=2)
 
 
+def _fingerprints(params):
+    """{name: fingerprint of the array's bytes}: one read of every parameter (the arrays are C-contiguous: the
+    layer's cells check it on every call)."""
+    return {name: _kernels.fingerprint(a) for name, a in params.items()}
+
+
 def take_rows(order, *arrays):
     """The arrays (T or L*D, B, .) with their batch rows in `order` (C-contiguous copies); None stays None."""
     return tuple(None if a is None else np.take(a, order, axis=1) for a in arrays)
@@ -166,6 +172,7 @@ class Tape:
                 index.flags.writeable = False
         self._owner = weakref.ref(layer)
         self._cells_used = layer._cells   # rebuilt by the layer when a parameter array is replaced
+        self._weights = _fingerprints(layer.params)   # in-place changes (torch's version counters' job)
         self._options = (layer.batch_first, layer.merge_mode)
         self._layout = self._describe()
 
@@ -178,6 +185,11 @@ class Tape:
         if layer._current_cells() is not self._cells_used:
             raise ValueError("a parameter array of the layer was replaced (params[name] = ...) since forward_train: "
                              "the tape holds activations of the old weights; run forward_train again")
+        changed = [name for name, f in _fingerprints(layer.params).items() if f != self._weights.get(name)]
+        if changed:
+            raise ValueError(f"params[{changed[0]!r}] was changed in place since forward_train (an optimizer step "
+                             f"before backward?): the tape holds activations of the old values, so the gradients "
+                             f"would be wrong; run forward_train again (torch raises for the same)")
         if self._options != (layer.batch_first, layer.merge_mode):
             raise ValueError(f"the layer's (batch_first, merge_mode) changed from {self._options} to "
                              f"{(layer.batch_first, layer.merge_mode)} since forward_train; run forward_train again")
@@ -216,7 +228,7 @@ class Tape:
                 found.append((path, repr(value)))
 
         for name, value in sorted(vars(self).items()):
-            if name not in ("_owner", "_cells_used", "_options", "_layout"):
+            if name not in ("_owner", "_cells_used", "_options", "_layout", "_weights"):
                 visit(f"tape.{name}", value)
         return found
 

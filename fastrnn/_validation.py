@@ -63,6 +63,9 @@ def as_float_array(value, name, dtype, shape_text):
     arr = to_numpy(value, name, dtype)
     if arr.dtype.kind != "f":
         raise TypeError(f"{name} must be a float32 or float64 array {shape_text}; got dtype {arr.dtype}")
+    if arr.dtype != dtype or not arr.flags.c_contiguous:   # a copy is made: a broadcast view may be huge
+        check_fits_memory(arr.size * np.dtype(dtype).itemsize, f"a contiguous {dtype} copy of {name} "
+                                                               f"{arr.shape}")
     if arr.dtype != dtype:
         if not np.can_cast(arr.dtype, dtype, casting="safe"):
             raise TypeError(f"{name} has dtype {arr.dtype} but the layer computes in {dtype}: pass "
@@ -155,9 +158,16 @@ def check_choice(value, name, choices):
 
 
 def as_weight(value, key, shape, dtype):
-    """A state-dict value as a C-contiguous finite array of the given shape, converted to the layer dtype."""
+    """A state-dict value as a C-contiguous finite float array of the given shape, converted to the layer dtype.
+
+    Integer values are refused: in a state dict they are quantized weights whose scales are missing (read as
+    floats they would be the raw integers)."""
     arr = to_numpy(value, key)
-    if arr.dtype.kind not in "fiu":
+    if arr.dtype.kind in "iub":
+        raise TypeError(f"state dict entry {key!r} holds {arr.dtype} values: quantized weights need their per-row "
+                        f"scales {key + '_scale'!r} beside them (see fastrnn.quantize_dynamic), and a float layer "
+                        f"takes float weights")
+    if arr.dtype.kind != "f":
         raise TypeError(f"state dict entry {key!r} must be a real-valued array; got dtype {arr.dtype}")
     if arr.shape != tuple(shape):
         raise ValueError(f"state dict entry {key!r} has shape {arr.shape}; expected {tuple(shape)}")
@@ -167,20 +177,27 @@ def as_weight(value, key, shape, dtype):
     return arr
 
 
+def check_keys(names, mapping, strict, owner):
+    """(missing_keys, unexpected_keys) of a state dict `mapping` against the parameter names `names`; strict:
+    KeyError naming them when there are any."""
+    if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
+        raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got {type(mapping).__name__}")
+    missing = [k for k in names if k not in mapping]
+    unexpected = [k for k in mapping.keys() if k not in names]
+    if strict and (missing or unexpected):
+        problems = ([f"missing keys {missing}"] if missing else []) + \
+                   ([f"unexpected keys {unexpected}"] if unexpected else [])
+        raise KeyError(f"state dict does not match {owner!r}: " + "; ".join(problems))
+    return missing, unexpected
+
+
 def load_into(params, mapping, strict, owner):
     """Copy a state dict into the arrays of `params` in place (layers' and modules' load_state_dict).
 
     Every entry is checked (shape, real dtype, finite) before any is copied, so a failed load changes nothing.
     strict: missing or unexpected keys raise KeyError. Returns (missing_keys, unexpected_keys).
     """
-    if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
-        raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got {type(mapping).__name__}")
-    missing = [k for k in params if k not in mapping]
-    unexpected = [k for k in mapping.keys() if k not in params]
-    if strict and (missing or unexpected):
-        problems = ([f"missing keys {missing}"] if missing else []) + \
-                   ([f"unexpected keys {unexpected}"] if unexpected else [])
-        raise KeyError(f"state dict does not match {owner!r}: " + "; ".join(problems))
+    missing, unexpected = check_keys(params, mapping, strict, owner)
     for key, p in params.items():   # the arrays copied into (a user may have replaced one)
         if key in mapping and not isinstance(p, np.ndarray):
             raise ValueError(f"params[{key!r}] must be a NumPy array to load into; got {type(p).__name__}")
@@ -199,6 +216,15 @@ def physical_memory_bytes():
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return 1 << 40
+
+
+def check_fits_memory(nbytes, what):
+    """Refuse (ValueError), before allocating, `nbytes` that cannot fit in this machine's memory: a broadcast
+    view of a few bytes can stand for an input of any size, and copying it would exhaust memory."""
+    available = physical_memory_bytes()
+    if nbytes > available:
+        raise ValueError(f"{what} needs {nbytes / 2**30:,.1f} GiB, more than this machine's "
+                         f"{available / 2**30:.1f} GiB of memory")
 
 
 def check_parameter_count(owner, count, dtype):

@@ -558,6 +558,8 @@ def parse_args(argv):
         parser.error(f"--threads must be at most {MAX_THREADS_OPTION}")
     if args.chart and not os.path.isdir(os.path.dirname(os.path.abspath(args.chart))):
         parser.error(f"--chart {args.chart}: its folder does not exist")
+    if args.chart and os.path.exists(args.chart) and not os.path.isfile(args.chart):   # checked before the run
+        parser.error(f"--chart {args.chart}: exists and is not a regular file (a directory, pipe or device)")
     return args
 
 

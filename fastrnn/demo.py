@@ -27,6 +27,11 @@ from .nn import Embedding, Linear
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "charlm.pt")
 SCORE_BATCH, SCORE_STEPS = 16, 200          # the batch workload: logits of B sequences of T characters
 TIME_BUDGET_SECONDS = 1.0                   # per engine and workload: no more repeats once this is spent
+# --length and --repeat bounds: generating is one step() per character in each engine, and the naive NumPy one
+# takes about 1 ms a character, so 100,000 characters already keep the demo busy for minutes
+MAX_LENGTH, MAX_REPEAT = 100_000, 100
+META_MAX_BYTES = 1 << 20                    # the JSON beside a model: an alphabet and a few notes
+WIDTH = 80                                  # every line the demo prints fits a classic terminal
 
 
 class CharLM:
@@ -97,14 +102,20 @@ class CharLM:
 
 def read_meta(path):
     """The JSON beside a model file (same name, .json): at least {"alphabet": str}."""
+    from .io.source import check_regular_file
     meta_path = os.path.splitext(path)[0] + ".json"
     try:
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
+        with open(check_regular_file(meta_path), "rb") as f:
+            text = f.read(META_MAX_BYTES + 1)
+        if len(text) > META_MAX_BYTES:
+            raise FormatError(f"{meta_path} is larger than {META_MAX_BYTES:,} bytes: not a model's notes")
+        meta = json.loads(text.decode("utf-8"))
     except FileNotFoundError:
         raise FormatError(f"{meta_path} is missing: a model file needs a JSON beside it with its alphabet") from None
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"{meta_path} is not valid JSON: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{meta_path} is not valid JSON (UTF-8): {exc}") from None
+    except RecursionError:
+        raise FormatError(f"{meta_path} nests too deeply to be read") from None
     alphabet = meta.get("alphabet") if isinstance(meta, dict) else None
     if not isinstance(alphabet, str) or not alphabet or len(set(alphabet)) != len(alphabet):
         raise FormatError(f"{meta_path} must hold an object with the key 'alphabet': a non-empty string of "
@@ -162,8 +173,8 @@ def main(argv=None):
                         help=f"timed runs per engine (fewer once {TIME_BUDGET_SECONDS:g} s is spent); the fastest "
                              "counts")
     args = parser.parse_args(argv)
-    if args.length < 1 or args.repeat < 1:
-        parser.error("--length and --repeat must be >= 1")
+    if not (1 <= args.length <= MAX_LENGTH and 1 <= args.repeat <= MAX_REPEAT):
+        parser.error(f"--length must lie in [1, {MAX_LENGTH:,}] and --repeat in [1, {MAX_REPEAT}]")
     if not args.temperature > 0:
         parser.error("--temperature must be > 0")
     if args.seed is not None and args.seed < 0:
@@ -185,7 +196,7 @@ def main(argv=None):
     describe(model, meta, args.model)
     how = "greedy" if args.seed is None else f"sampled, seed {args.seed}, temperature {args.temperature}"
     text = model.decode(continuation(model))
-    print(f"\nContinuing {args.prompt!r} ({how}), one character per LSTM.step():\n")
+    print("\n" + paragraph(f"Continuing {args.prompt!r} ({how}), one character per LSTM.step():") + "\n")
     print(indent(args.prompt + text))
     if args.seed is None:
         print("\n(Greedy text from a small model soon repeats itself; --seed N samples instead.)")
@@ -198,53 +209,80 @@ def main(argv=None):
         score_s, (logits, _) = best_time(lambda: engine.run(batch), args.repeat)
         return gen_s, ids, score_s, np.asarray(logits)
 
-    rows = {"fastrnn": measure(model)}
-    for name, why_not in _demo_engines.available().items():
-        rows[name] = why_not or measure(_demo_engines.build(name, weights, args.model, model.lstm.num_layers))
+    print("\ntiming:", end="", file=sys.stderr, flush=True)   # a pause of seconds
+    rows = {}
+    for name, why_not in {"fastrnn": None, **_demo_engines.available()}.items():
+        print(f" {name}...", end="", file=sys.stderr, flush=True)
+        rows[name] = measure(model) if name == "fastrnn" else \
+            why_not or _measure_other(name, measure, weights, args.model, model.lstm.num_layers)
+    print(" done.", file=sys.stderr, flush=True)
     print_table(rows, args, model.decode, text)
-    print("\nThe full benchmark grid (layer sizes, batches, training): python -m fastrnn bench")
+    print("\nThe full benchmark (sizes, batches, training): python -m fastrnn bench")
     return 0
 
 
+def _measure_other(name, measure, weights, path, num_layers):
+    """measure() of another engine, or one line saying why it cannot run this model (a model fastrnn runs may be
+    one the engine's builder or library does not take: float64 weights in ONNX Runtime, layers without bias)."""
+    from . import _demo_engines
+    try:
+        return measure(_demo_engines.build(name, weights, path, num_layers))
+    except Exception as exc:  # noqa: BLE001 - another library's failure on this model: reported, not fatal
+        first_line = (str(exc).strip().splitlines() or [""])[0][:70]
+        return f"not timed: it cannot run this model ({type(exc).__name__}: {first_line})"
+
+
 def print_table(rows, args, decode, text):
-    """rows: {engine: measure()'s tuple, or the reason it cannot run}; fastrnn's first."""
+    """rows: {engine: measure()'s tuple, or the reason it cannot run}; fastrnn's first. Fits WIDTH columns."""
     from ._blas import get_num_threads
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nThe same work in each engine, same weights (fastest of up to {args.repeat}; fastrnn on "
-          f"{get_num_threads()} threads; load average {load1:.1f} on {os.cpu_count()} CPUs: a loaded machine\n"
-          "shows in the times):\n")
-    header = f"generate {args.length} chars"
-    print(f"  {'engine':14s} {header:>24s} {f'score {SCORE_BATCH} x {SCORE_STEPS} chars':>24s}   agrees with fastrnn")
+    print()
+    print(paragraph(f"The same work in each engine, same weights (fastest of up to {args.repeat}; fastrnn on "
+                    f"{get_num_threads()} threads; load average {load1:.1f} on {os.cpu_count()} CPUs: a loaded "
+                    f"machine shows in the times):", indent=""))
+    print()
+    gen_header, score_header = f"generate {args.length}", f"score {SCORE_BATCH}x{SCORE_STEPS}"
+    print(f"  {'engine':13s} {gen_header:>18s} {score_header:>18s}  same text, max |diff|")
     fast = rows["fastrnn"]
     for name, row in rows.items():
         if not isinstance(row, tuple):
-            print(f"  {name:14s} {row}")
+            print(textwrap.fill(row, WIDTH, initial_indent=f"  {name:13s} ", subsequent_indent=" " * 16,
+                                break_on_hyphens=False))
             continue
         gen_s, ids, score_s, logits = row
         ratios = ("", "") if name == "fastrnn" else (f" ({gen_s / fast[0]:.1f}x)", f" ({score_s / fast[2]:.1f}x)")
         gen, score = f"{gen_s * 1e3:.1f} ms{ratios[0]}", f"{score_s * 1e3:.1f} ms{ratios[1]}"
-        same = "-" if name == "fastrnn" else (
-            f"text {'identical' if decode(ids) == text else 'DIFFERS'}, max |logit diff| "
-            f"{np.max(np.abs(logits - fast[3])):.1e}")
-        print(f"  {name:14s} {gen:>24s} {score:>24s}   {same}")
-    print("\n  (x): time relative to fastrnn. Generating is one step() per character (batch 1, latency-bound);\n"
-          "  scoring runs whole sequences (one call).")
+        same = "-" if name == "fastrnn" else \
+            f"{'yes' if decode(ids) == text else 'NO'}, {np.max(np.abs(logits - fast[3])):.1e}"
+        print(f"  {name:13s} {gen:>18s} {score:>18s}  {same}")
+    print()
+    print(paragraph(f"(x): time relative to fastrnn. Generating {args.length} characters is one step() per "
+                    f"character (batch 1, latency-bound); scoring runs {SCORE_BATCH} sequences of {SCORE_STEPS} "
+                    f"characters whole (one call)."))
 
 
 def describe(model, meta, path):
     e, lstm, h = model.embedding, model.lstm, model.head
     params = sum(w.size for m in (e, lstm, h) for w in m.params.values())
-    print(f"fastrnn demo: a character language model, Embedding({e.num_embeddings}, {e.embedding_dim}) -> "
-          f"LSTM({lstm.input_size}, {lstm.hidden_size}, num_layers={lstm.num_layers}) -> "
-          f"Linear({h.in_features}, {h.out_features}), {params / 1e3:.0f}k parameters")
-    print(f"read from {path} (a torch.save file) by fastrnn.load: torch is not used")
-    if "source" in meta:
+    lines = [f"fastrnn demo: a character language model, Embedding({e.num_embeddings}, {e.embedding_dim}) -> "
+             f"LSTM({lstm.input_size}, {lstm.hidden_size}, num_layers={lstm.num_layers}) -> "
+             f"Linear({h.in_features}, {h.out_features}), {params / 1e3:.0f}k parameters, read from {path} "
+             f"(a torch.save file) by fastrnn.load: torch is not used."]
+    if isinstance(meta.get("source"), str):
         loss = meta.get("valid_loss_nats_per_char")
-        held_out = "" if loss is None else f"; {loss:.2f} nats/char on held-out text"
-        print(f"trained in torch on {meta['source']}{held_out}")
+        held_out = f"; {loss:.2f} nats/char on held-out text" if isinstance(loss, (int, float)) else ""
+        lines.append(f"Trained in torch on {meta['source'][:200]}{held_out}.")
+    print(paragraph(" ".join(lines), indent=""))
 
 
-def indent(text, width=100):
-    """The text wrapped at `width` columns, each line indented by four spaces (its own newlines kept)."""
-    return "\n".join(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="    ") or "    "
+def indent(text, width=WIDTH):
+    """The text wrapped at `width` columns at spaces (never inside a hyphenated word; only a word longer than a
+    whole line is cut), each line indented by four spaces (its own newlines kept)."""
+    return "\n".join(textwrap.fill(line, width, initial_indent="    ", subsequent_indent="    ",
+                                   break_on_hyphens=False) or "    "
                      for line in text.split("\n"))
+
+
+def paragraph(text, indent="  "):
+    """text wrapped at WIDTH columns at spaces, its lines after the first indented by `indent`."""
+    return textwrap.fill(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False)

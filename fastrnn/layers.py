@@ -14,13 +14,15 @@ Formulas (torch's; gate rows in torch's order, so torch weights load without reo
         linear_before_reset=False (Cho):   n = tanh(W_in x + b_in + W_hn (r h) + b_hn)
         h' = (1 - z) n + z h
 """
+from __future__ import annotations   # annotations shown as written (help() signatures stay short)
+
 import threading
 from typing import Any, Generic, Mapping, Optional, Tuple, Type, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from . import _kernels
+from . import _kernels, _layer_docs
 from . import _validation as v
 from ._module import Module
 from ._training import Trainable, take_rows
@@ -242,7 +244,14 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         if lengths is not None:
             lengths = v.as_lengths(lengths, B, T)
         out, h, c = self._run(x, h, c, lengths)
+        self._check_overflow(out, x)
         return self._format_output(out, h, c, unbatched)
+
+    def _check_overflow(self, out, x):
+        """Finite input whose products overflow (|x| near the dtype's largest value) gives NaN: refuse it."""
+        if not _kernels.all_finite(out):
+            raise ValueError(f"the output is not finite although x and the state are: a product overflowed "
+                             f"{self.dtype} (max |x| = {np.abs(x).max():.4g}); scale the input down")
 
     def _initial_state(self, hx, B, unbatched):
         """(h0 (L*D, B, P), c0 (L*D, B, H) or None) as fresh arrays the kernels may update in place."""
@@ -265,6 +274,8 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         """
         T, B, _ = x.shape
         D, P = self.num_directions, self.output_size
+        v.check_fits_memory(T * B * D * P * self.dtype.itemsize * min(self.num_layers, 2),
+                            f"the output of {T} steps of {B} rows (and the previous layer's)")
         if lengths is None:
             order = None
             batch_sizes = np.full(T, B, np.intp)
@@ -276,7 +287,8 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         cells = self._current_cells()
         for layer in range(self.num_layers):
             if tape is not None:
-                layer_input = tape.record_input(layer, layer_input, self.dropout, self._dropout_rng)
+                layer_input = tape.record_input(layer, layer_input, self.dropout if self.training else 0.0,
+                                                self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             k = layer * D
             if D == 2 and _kernels.directions_at_once(cells[k], T, B):
@@ -342,16 +354,16 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         h, c = self._initial_state(state, B, unbatched)
         self._runner(B).step(x, h, c)
         y = h[-1].copy()
+        self._check_overflow(y, x)
         if unbatched:
             return y[0], (h[:, 0] if c is None else (h[:, 0], c[:, 0]))
         return y, (h if c is None else (h, c))
 
     def _step_input(self, x_t):
-        arr = v.to_numpy(x_t, "x_t", self.dtype)
-        if arr.ndim == 1:
-            arr = arr[None, :]
+        given = v.to_numpy(x_t, "x_t", self.dtype)
+        arr = given[None, :] if given.ndim == 1 else given
         if arr.ndim != 2 or arr.shape[1] != self.input_size:
-            raise ValueError(f"x_t has shape {arr.shape}; expected (B, I) with I = input_size = "
+            raise ValueError(f"x_t has shape {given.shape}; expected (B, I) or one row (I,) with I = input_size = "
                              f"{self.input_size}")
         return v.as_float_array(arr, "x_t", self.dtype, "(B, I)")
 
@@ -374,6 +386,16 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         del state["_cells"], state["_local"], state["_grad_lock"]
         return state
 
+    def _to_dtype(self, dtype):
+        """float(), double(), to(dtype): the parameters converted in place, the kernels rebuilt for them."""
+        super()._to_dtype(dtype)
+        self._cells = self._build_cells()
+        self._local = threading.local()
+
+    def _expected_specs(self):
+        dtype = v.as_dtype(self.dtype)
+        return {name: (shape, dtype) for name, shape in self._param_shapes().items()}
+
     def __setstate__(self, state):
         super().__setstate__(state)
         self._cells = self._build_cells()
@@ -381,22 +403,23 @@ class _RecurrentLayer(Module, Trainable, Generic[State]):
         self._grad_lock = threading.Lock()
 
     def __repr__(self):
-        extra = "".join(f", {name}={getattr(self, name)!r}" for name, default in self._repr_options()
+        """torch's repr (its arguments in its order, defaults left out), then fastrnn's own options."""
+        extra = "".join(f", {name}={_repr_value(getattr(self, name))}" for name, default in self._repr_options()
                         if getattr(self, name) != default)
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
 
     def _repr_options(self):
-        return [("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
-                ("merge_mode", "concat"), ("dtype", np.dtype(np.float32)), ("dropout", 0.0)]
+        """(name, default) in torch's extra_repr order, then fastrnn's options; subclasses add theirs."""
+        return [("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                ("bidirectional", False), ("merge_mode", "concat"), ("dtype", np.dtype(np.float32))]
+
+
+def _repr_value(value):
+    return f"np.{value}" if isinstance(value, np.dtype) else repr(value)
 
 
 class RNN(_RecurrentLayer[NDArray[Any]]):
-    """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh) with act = tanh or relu (torch.nn.RNN).
-
-    x (T, B, I), or (B, T, I) with batch_first; hx h0 (L*D, B, H) or None.
-    Returns out (T, B, D*H) (merge_mode "sum"/"mean"/"mul": (T, B, H)) and h_n (L*D, B, H).
-    lengths (B,): packed-sequence semantics (outputs past a row's length are zero, h_n at its last step).
-    """
+    __doc__ = _layer_docs.RNN
 
     _mode = "RNN"
 
@@ -408,16 +431,12 @@ class RNN(_RecurrentLayer[NDArray[Any]]):
                          dtype, merge_mode, nonlinearity=nonlinearity, seed=seed, rng=rng)
 
     def _repr_options(self):
-        return super()._repr_options() + [("nonlinearity", "tanh")]
+        options = super()._repr_options()
+        return options[:1] + [("nonlinearity", "tanh")] + options[1:]   # torch's argument order
 
 
 class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
-    """LSTM (torch.nn.LSTM), with optional projection (proj_size) and diagonal peepholes (peephole=True).
-
-    Gate rows [i, f, g, o]; see the module docstring for the formulas. x (T, B, I), or (B, T, I) with
-    batch_first; hx (h0 (L*D, B, P), c0 (L*D, B, H)) or None. Returns out (T, B, D*P) and (h_n, c_n).
-    Peephole weights: weight_peephole_l{k}[_reverse] (3, H), rows [i, f, o].
-    """
+    __doc__ = _layer_docs.LSTM
 
     _mode = "LSTM"
 
@@ -430,7 +449,7 @@ class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
                          dtype, merge_mode, proj_size=proj_size, peephole=peephole, seed=seed, rng=rng)
 
     def _repr_options(self):
-        return super()._repr_options() + [("proj_size", 0), ("peephole", False)]
+        return [("proj_size", 0)] + super()._repr_options() + [("peephole", False)]
 
     @classmethod
     def from_keras(cls: Type[Layer], kernel: Any, recurrent_kernel: Optional[ArrayLike] = None,
@@ -447,10 +466,7 @@ class LSTM(_RecurrentLayer[Tuple[NDArray[Any], NDArray[Any]]]):
 
 
 class GRU(_RecurrentLayer[NDArray[Any]]):
-    """GRU (torch.nn.GRU with linear_before_reset=True; Cho et al.'s reset-before formula with False).
-
-    Gate rows [r, z, n]; h' = (1 - z) n + z h. Shapes as RNN.
-    """
+    __doc__ = _layer_docs.GRU
 
     _mode = "GRU"
 

@@ -41,7 +41,7 @@ def run_demo_without_torch(tmp_path, *options):
 
 def generated_text(stdout):
     """The continuation the demo printed: the indented block after 'Continuing ...', unwrapped."""
-    block = stdout.split("one character per LSTM.step():\n\n", 1)[1].split("\n\n", 1)[0]
+    block = stdout.split("LSTM.step():\n\n", 1)[1].split("\n\n", 1)[0]   # (the line before may be wrapped)
     return block
 
 
@@ -50,7 +50,8 @@ def test_demo_runs_without_torch(tmp_path):
     assert "torch is not used" in out
     assert re.search(r"^  torch\s+not installed \(needs torch\)", out, re.M), out
     assert re.search(r"^  fastrnn\s+\d+\.\d ms\s+\d+\.\d ms", out, re.M), out
-    assert re.search(r"^  naive NumPy .* text identical, max \|logit diff\|", out, re.M), out
+    assert re.search(r"same text, max \|diff\|$", out, re.M), out
+    assert re.search(r"^  naive NumPy .* yes, \d\.\de[-+]\d+$", out, re.M), out   # identical text, logits close
     assert "python -m fastrnn bench" in out
     model = CharLM.load()
     expected = "Alice was " + model.decode(generate(model, model.encode("Alice was "), 80))

@@ -105,3 +105,23 @@ def test_fast_step_leaves_errors_to_the_checked_path(rng):
         layer.step(np.zeros((1, I + 1), np.float32), (h, c))
     with pytest.raises(TypeError, match=r"hx of an LSTM must be None or a tuple \(h0, c0\)"):
         layer.step(x, h)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_fast_step_converts_big_endian_arrays(name, dtype, rng):
+    """A '>f4'/'>f8' x or state (np.load of a file written elsewhere) is converted, never read as native bytes,
+    also after a first step has warmed the fast path for that batch size."""
+    layer = LAYERS[name][0](dtype)
+    x = rng.standard_normal((3, I)).astype(dtype)
+    state = states(layer, 3, rng)
+    layer.step(x, state)                                            # warms this thread's runner
+    swapped = np.dtype(dtype).newbyteorder(">" if np.little_endian else "<")
+    y_native, s_native = layer.step(x, state)
+    swapped_state = tuple(s.astype(swapped) for s in as_tuple(state))
+    swapped_state = swapped_state if len(swapped_state) == 2 else swapped_state[0]
+    for x_in, state_in in ((x.astype(swapped), state), (x, swapped_state), (x.astype(swapped), swapped_state)):
+        y, s_new = layer.step(x_in, state_in)
+        np.testing.assert_array_equal(y, y_native)
+        for a, b in zip(as_tuple(s_new), as_tuple(s_native)):
+            np.testing.assert_array_equal(a, b)

@@ -1,4 +1,6 @@
 """Streaming: chunked calls and step() continue a sequence exactly as one whole call does."""
+import re
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,10 @@ def test_layers_pickle_with_weights_and_state(rng):
     clone = pickle.loads(pickle.dumps(layer))
     np.testing.assert_array_equal(clone(x)[0], layer(x)[0])
     assert repr(clone) == repr(layer)
+
+
+@pytest.mark.parametrize("shape", [(31,), (2, 31), (1, 2, 3)])
+def test_a_step_of_the_wrong_shape_reports_the_shape_passed(shape):
+    layer = fastrnn.GRU(5, 4, seed=0)
+    with pytest.raises(ValueError, match=rf"x_t has shape {re.escape(str(shape))}; expected \(B, I\) or one row"):
+        layer.step(np.zeros(shape, np.float32))

@@ -37,6 +37,16 @@ def mypy_errors(tmp_path_factory):
     return errors
 
 
+def test_readme_patterns_pass_mypy_strict(tmp_path):
+    """The README's loading pattern LSTM.from_state_dict(fastrnn.load(path)) and quantize_dynamic, --strict."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastrnn.__file__)))
+    installed = package_parent in map(os.path.abspath, site.getsitepackages())
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-error-summary",
+                           "--cache-dir", str(tmp_path / "mypy-cache"), os.path.join(TYPING_DIR, "strict_readme.py")],
+                          capture_output=True, text=True, timeout=600, cwd=TYPING_DIR if installed else package_parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_valid_use_type_checks(mypy_errors):
     assert {key: msgs for key, msgs in mypy_errors.items() if key[0] == "usage.py"} == {}
 

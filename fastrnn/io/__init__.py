@@ -17,9 +17,7 @@ in time, for ONNX reverse nodes); cli (fastrnn inspect / convert).
 Importing this package is cheap: the readers are imported on first use. torch is never imported.
 """
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 from .errors import FormatError, UnsafeFileError
 
@@ -29,8 +27,9 @@ if TYPE_CHECKING:
 PathLike = Union[str, "os.PathLike[str]"]
 # What load returns: {name: array} (safetensors, .npz), an array (.npy), or the object a torch.save file holds
 # with every tensor as an array: usually a state dict (an OrderedDict), else containers, numbers, strings or None.
-# Narrow it before use, e.g. `assert isinstance(sd, dict)`.
-Loaded = Union[Dict[Any, Any], np.ndarray, List[Any], Tuple[Any, ...], str, bytes, int, float, None]
+# Typed Any, as json.load's result: what it holds depends on the file, so `LSTM.from_state_dict(load(path))`
+# type-checks (mypy --strict) and is checked at run time instead (a non-mapping raises TypeError there).
+Loaded = Any
 
 __all__ = ["load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError"]
 

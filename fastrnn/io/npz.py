@@ -66,6 +66,10 @@ def parse_header(head, what):
 
 
 def _shaped(flat, shape, fortran):
+    """The array of `shape` from its flat data, in native byte order (a '>f4' file written on a big-endian
+    machine is converted, a copy, as torch files are: the kernels read native bytes)."""
+    if not flat.dtype.isnative:
+        flat = flat.astype(flat.dtype.newbyteorder("="))
     return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
 
 

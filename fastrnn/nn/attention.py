@@ -48,6 +48,29 @@ class AdditiveAttention(Module):
         super().__init__(AliasedParams(self, {f"{name}.{key}": (name, key) for name in ("proj", "score")
                                               for key in getattr(self, name).params}))
 
+    def _to_dtype(self, dtype):
+        self.proj._to_dtype(dtype)
+        self.score._to_dtype(dtype)
+        self.__dict__["dtype"] = dtype
+        self.__dict__["_param_specs"] = {name: (a.shape, a.dtype) for name, a in self.params.items()}
+        self.__dict__["grads"] = {name: g.astype(dtype) for name, g in self.grads.items()}
+
+    def children(self):
+        return iter((self.proj, self.score))
+
+    def _expected_specs(self):
+        """The two Linears' parameters (checked when they were unpickled) under "proj." and "score."."""
+        specs = {}
+        for part in ("proj", "score"):
+            linear = self.__dict__.get(part)
+            if type(linear) is not Linear:
+                raise ValueError(f"unpickled AdditiveAttention state: {part} must be a Linear; got {linear!r}")
+            specs.update({f"{part}.{key}": spec for key, spec in linear._expected_specs().items()})
+        if self.proj.out_features != self.score.in_features or self.score.out_features != 1:
+            raise ValueError(f"unpickled AdditiveAttention state: proj has {self.proj.out_features} outputs but "
+                             f"score takes {self.score.in_features}")
+        return specs
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", batch_first: bool = False,
                         dtype: Optional[DTypeLike] = None) -> "AdditiveAttention":

@@ -45,6 +45,22 @@ class _Cell(Module):
         # the layer's own arrays under the cell's names (weight_ih_l0 -> weight_ih), read and assigned through
         super().__init__(AliasedParams(self, {name[:-len("_l0")]: ("_layer", name) for name in self._layer.params}))
 
+    def _expected_specs(self):
+        """The one-layer layer's parameters (checked when it was unpickled) under the cell's names."""
+        layer = self.__dict__.get("_layer")
+        if type(layer) is not self._layer_class or layer.num_layers != 1 or layer.bidirectional:
+            raise ValueError(f"unpickled {type(self).__name__} state must hold a one-layer unidirectional "
+                             f"{self._layer_class.__name__}; got {layer!r}")
+        return {name[:-len("_l0")]: spec for name, spec in layer._expected_specs().items()}
+
+    def _to_dtype(self, dtype):
+        self._layer._to_dtype(dtype)
+        self.__dict__["_param_specs"] = {name: (a.shape, a.dtype) for name, a in self.params.items()}
+        self.__dict__["grads"] = {name: g.astype(dtype) for name, g in self.grads.items()}
+
+    def children(self):
+        return iter((self._layer,))
+
     # the configuration is the layer's, read-only: it fixes the parameter shapes and the kernels
     @property
     def input_size(self) -> int:

@@ -48,6 +48,12 @@ class LayerNorm(Module):
                 params["bias"] = np.zeros(self.normalized_shape, self.dtype)
         super().__init__(params)
 
+    def _expected_specs(self):
+        dtype = v.as_dtype(self.dtype)
+        # the constructor makes a weight with elementwise_affine, and a bias beside it unless bias=False
+        names = (["weight"] + (["bias"] if "bias" in self.params else [])) if self.elementwise_affine else []
+        return {name: (tuple(self.normalized_shape), dtype) for name in names}
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", eps: float = 1e-5,
                         dtype: Optional[DTypeLike] = None) -> "LayerNorm":
@@ -78,5 +84,7 @@ class LayerNorm(Module):
         return y
 
     def __repr__(self):
-        return (f"LayerNorm({self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, dtype=np.{self.dtype})")
+        """torch's repr (dtype shown when not float32)."""
+        dtype = "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
+        return (f"LayerNorm({self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={'bias' in self.params}{dtype})")

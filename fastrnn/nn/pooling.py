@@ -91,9 +91,12 @@ class MaxPool(_Pooling):
 
 
 class LastStep(_Pooling):
-    def __init__(self, batch_first: bool = False, bidirectional: bool = False) -> None:
+    """last_step as a piece. bidirectional=None (the default): in a Sequential, whatever the recurrent layer
+    before it outputs (two concatenated directions or one); alone, one direction."""
+
+    def __init__(self, batch_first: bool = False, bidirectional: Optional[bool] = None) -> None:
         super().__init__(batch_first)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = None if bidirectional is None else bool(bidirectional)
 
     def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> NDArray[Any]:
-        return last_step(x, lengths, self.batch_first, self.bidirectional)
+        return last_step(x, lengths, self.batch_first, bool(self.bidirectional))

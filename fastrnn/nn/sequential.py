@@ -21,18 +21,21 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _validation as v
+from .._torch_habits import IncompatibleKeys, TorchHabits
 from ..io.errors import FormatError
 from ..layers import _RecurrentLayer
-from .pooling import LastStep
+from .pooling import LastStep, last_step
 from .state_dict import flat_arrays
 
 
-class Sequential:
+class Sequential(TorchHabits):
     """Pieces applied in order; `pieces` is the {name: piece} dict.
 
     Sequential(a, b, c) names the pieces "0", "1", "2" as torch.nn.Sequential does; Sequential({name: piece})
     keeps the names (a torch model's attribute names, so its state dict loads as is). model(x, lengths=None).
-    The state dict holds every piece's parameters under "<name>.".
+    The state dict holds every piece's parameters under "<name>.". A piece is read as model.fc, model["fc"] or
+    model[2], and replaced by assigning to any of them (checked as at construction); train(), eval(), to(),
+    parameters() and named_parameters() reach every piece, as torch's.
     """
 
     def __init__(self, *pieces: Any) -> None:
@@ -41,7 +44,7 @@ class Sequential:
         else:
             named = {str(i): piece for i, piece in enumerate(pieces)}
         _check_pieces(named)
-        self.pieces = named
+        self.__dict__["pieces"] = named
 
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], layout: Iterable[Tuple[Any, ...]],
@@ -77,13 +80,16 @@ class Sequential:
 
     def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = None) -> Any:
         """The last piece's output for input x (what the first piece takes) and optional lengths (B,)."""
-        _check_pieces(self.pieces)   # `pieces` may have been changed since construction
+        halves = _check_pieces(self.pieces)   # `pieces` may have been changed since construction
         if lengths is not None and not any(_takes_lengths(piece) for piece in self.pieces.values()):
             raise ValueError("lengths were given but no piece of this model takes them (a recurrent layer, "
                              "pooling or attention)")
-        for piece in self.pieces.values():
+        for name, piece in self.pieces.items():
             if isinstance(piece, _RecurrentLayer):
                 x = piece(x, lengths=lengths)[0]
+            elif name in halves:   # a LastStep reading the layer before it as one or two directions
+                x = last_step(x, lengths, piece.batch_first, halves[name])
+                lengths = None
             elif _takes_lengths(piece):
                 x = piece(x, lengths)
                 lengths = None   # the time axis is gone
@@ -103,8 +109,68 @@ class Sequential:
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Tuple[List[str], List[str]]:
         """Copy a (whole-model) state dict into the pieces' parameters, in place. strict=True refuses missing
-        and unexpected keys (KeyError naming them); shapes must match. Returns (missing_keys, unexpected_keys)."""
-        return v.load_into(self.params, flat_arrays(state_dict), strict, self)
+        and unexpected keys (KeyError naming them); shapes must match. Returns (missing_keys, unexpected_keys).
+        Everything is checked before anything changes. Quantized layers (read-only weights) take their part
+        through their own load_state_dict, which replaces their arrays; every other piece's are copied into.
+        Returns torch's (missing_keys, unexpected_keys) named tuple."""
+        from ..quant.layers import _QuantizedLayer
+        arrays = flat_arrays(state_dict)
+        params = self.params
+        missing, unexpected = v.check_keys(params, arrays, strict, self)
+        quantized = {name: piece for name, piece in self.pieces.items() if isinstance(piece, _QuantizedLayer)}
+        checked = {}   # name: the quantized piece's loaded parameters, checked, not yet in place
+        for name, piece in quantized.items():
+            part = {key[len(name) + 1:]: value for key, value in arrays.items() if key.startswith(name + ".")}
+            checked[name], _, _ = piece.checked_state(part, strict=False)
+        v.load_into({k: p for k, p in params.items() if k.split(".")[0] not in quantized},
+                    {k: a for k, a in arrays.items() if k.split(".")[0] not in quantized}, False, self)
+        for name, loaded in checked.items():
+            quantized[name].replace_params(loaded)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------------------------- torch's habits
+    def children(self) -> Any:
+        return iter(list(self.pieces.values()))
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Any:
+        for name, piece in self.pieces.items():
+            if hasattr(piece, "named_parameters"):
+                yield from piece.named_parameters(prefix=f"{prefix}{name}.")
+
+    def _to_dtype(self, dtype):
+        for name, piece in self.pieces.items():
+            if not hasattr(piece, "to"):
+                raise TypeError(f"piece {name!r} ({type(piece).__name__}) has no to(): convert it yourself")
+        for piece in self.pieces.values():
+            piece.to(dtype)
+
+    def __setattr__(self, name, value):
+        """model.fc = piece replaces the piece "fc" (checked as at construction); other names as usual."""
+        pieces = self.__dict__.get("pieces")
+        if pieces is not None and name in pieces:
+            self[name] = value
+            return
+        if name == "pieces":
+            _check_pieces(value)
+        super().__setattr__(name, value)
+
+    def __setitem__(self, key: Union[int, str], piece: Any) -> None:
+        """model["fc"] = piece or model[2] = piece: replace that piece (checked as at construction)."""
+        name = list(self.pieces)[key] if isinstance(key, int) and not isinstance(key, bool) and \
+            -len(self.pieces) <= key < len(self.pieces) else key
+        if name not in self.pieces:
+            raise KeyError(f"no piece named {key!r} to replace; pieces: {', '.join(self.pieces)}")
+        named = dict(self.pieces)
+        named[name] = piece
+        _check_pieces(named)
+        self.__dict__["pieces"] = named
+
+    def __setstate__(self, state):
+        """Unpickling checks the pieces as the constructor does (each piece checked its own state)."""
+        pieces = state.get("pieces") if isinstance(state, dict) else None
+        _check_pieces(pieces)
+        self.__dict__["pieces"] = pieces
+        self.__dict__["training"] = bool(state.get("training", True))
 
     def __getattr__(self, name):
         pieces = self.__dict__.get("pieces", {})
@@ -139,7 +205,7 @@ def _takes_lengths(piece):
 
 def _check_pieces(named):
     """ValueError or TypeError unless `named` is a non-empty dict of callable pieces under names without '.',
-    chained as _check_chain requires."""
+    chained as _check_chain requires; returns _check_chain's {LastStep name: two halves}."""
     if not isinstance(named, dict):
         raise TypeError(f"Sequential.pieces must be a dict {{name: piece}}; got {type(named).__name__}")
     for name, piece in named.items():
@@ -150,12 +216,15 @@ def _check_pieces(named):
                             f"{type(piece).__name__}")
     if not named:
         raise ValueError("Sequential needs at least one piece")
-    _check_chain(named)
+    return _check_chain(named)
 
 
 def _check_chain(named):
     """Pooling and attention read the layout of the recurrent layer before them: batch_first (and for
-    LastStep, whether the output holds two concatenated directions) must agree, else ValueError."""
+    LastStep, whether the output holds two concatenated directions) must agree, else ValueError. Returns
+    {name: bool} for each LastStep after a recurrent layer: whether it reads two halves (its bidirectional when
+    given, else the layer's)."""
+    halves = {}
     layer = None
     for name, piece in named.items():
         if isinstance(piece, _RecurrentLayer):
@@ -165,8 +234,11 @@ def _check_chain(named):
                 raise ValueError(f"piece {name!r} has batch_first={piece.batch_first} but the recurrent layer "
                                  f"before it has batch_first={layer.batch_first}: they must agree")
             two_halves = layer.bidirectional and layer.merge_mode == "concat"
-            if isinstance(piece, LastStep) and piece.bidirectional != two_halves:
+            if isinstance(piece, LastStep):
+                halves[name] = two_halves
+            if isinstance(piece, LastStep) and piece.bidirectional not in (None, two_halves):
                 raise ValueError(f"piece {name!r} has bidirectional={piece.bidirectional} but the recurrent layer "
                                  f"before it outputs {'two concatenated directions' if two_halves else 'one'}: "
                                  f"build LastStep(bidirectional={two_halves})")
             layer = None
+    return halves

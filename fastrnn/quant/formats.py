@@ -16,6 +16,8 @@ WEIGHT_FORMATS = ("int8", "bfloat16", "float16")
 SCALE_SUFFIX = "_scale"
 # bfloat16 held as its 16 bits (NumPy has no bfloat16); fastrnn.save writes this dtype as safetensors' BF16
 BFLOAT16 = np.dtype([("bfloat16", "<u2")])
+# The smallest int8 scale: float32's smallest subnormal (rows whose max / 127 would underflow to zero use it)
+TINIEST_SCALE = np.float32(np.finfo(np.float32).smallest_subnormal)
 
 
 def check_format(dtype):
@@ -29,21 +31,40 @@ def check_format(dtype):
 
 
 def bf16_bits(w):
-    """The bfloat16 bits (uint16) nearest to float32 w, ties to even (w finite)."""
+    """The bfloat16 bits (uint16) nearest to float32 w, ties to even (w finite); values beyond the largest
+    bfloat16 (3.3895e38) saturate to it instead of rounding up to infinity (as csrc/quant.c does)."""
     bits = np.ascontiguousarray(w, np.float32).view(np.uint32)
-    return ((bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+    rounded = ((bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+    return rounded - ((rounded & np.uint16(0x7F80)) == np.uint16(0x7F80)).astype(np.uint16)
 
 
 def bf16_to_f32(bits):
     return (np.asarray(bits, np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
-def quantize_matrix(w, fmt):
-    """(values, scale) of float matrix w [N, K] in format fmt; see the module docstring."""
-    w = np.asarray(w, np.float32)
+def check_finite_rows(w, name):
+    """Raise ValueError naming the first row of float32 matrix w [N, K] that holds NaN or infinity."""
+    bad = np.flatnonzero(~np.isfinite(w).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{name} row {bad[0]} contains NaN or infinity ({bad.size} such row"
+                         f"{'s' if bad.size > 1 else ''}): only finite weights can be quantized or loaded")
+
+
+def quantize_matrix(w, fmt, name="the matrix"):
+    """(values, scale) of float matrix w [N, K], the parameter `name`, in format fmt; see the module docstring.
+    Non-finite values (float64 beyond float32's range included) raise ValueError naming the row."""
+    with np.errstate(over="ignore"):
+        w = np.asarray(w, np.float32)
+    check_finite_rows(w, name)
     if fmt == "int8":
         amax = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(w.shape[0], np.float32)
-        scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+        # max / 127 underflows to 0 for rows below 127 subnormal steps (max < 1.8e-43): the smallest subnormal
+        # still represents them (values up to 127 of its steps); rows of zeros get scale 1
+        scale = np.where(amax > 0, np.maximum(amax / np.float32(127), TINIEST_SCALE), np.float32(1))
+        scale = scale.astype(np.float32)
+        # a subnormal scale has few significant bits: rounded down, max / scale would pass 127 and be clipped
+        low = (scale < np.finfo(np.float32).tiny) & (scale * np.float32(127) < amax)
+        scale[low] = np.nextafter(scale[low], np.float32(np.inf))
         values = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
         return values, scale
     scale = np.ones(w.shape[0], np.float32)
@@ -105,9 +126,8 @@ def check_scale(scale, key, rows):
 
 
 def check_values(values, key, fmt):
-    """float16 and bfloat16 weights must be finite (int8 always is)."""
+    """float16 and bfloat16 weights must be finite (int8 always is); else ValueError naming the entry and row."""
     if fmt == "int8":
         return
     floats = values.astype(np.float32) if fmt == "float16" else bf16_to_f32(values.view(np.uint16))
-    if not np.isfinite(floats).all():
-        raise ValueError(f"state dict entry {key!r} contains NaN or infinity")
+    check_finite_rows(floats.reshape(len(floats), -1), f"state dict entry {key!r}")

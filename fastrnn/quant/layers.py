@@ -7,11 +7,13 @@ The parameters are read-only arrays (the packed copies the kernels use are built
 replaces them, and so does assigning a new array into layer.params (checked on the next call).
 """
 from collections.abc import Mapping
+from typing import Any, overload
 
 import numpy as np
 
 from .. import _kernels
 from .. import _validation as v
+from .._torch_habits import IncompatibleKeys
 from ..layers import GRU, LSTM, RNN, _NO_INIT
 from . import formats as f
 from .torch_state import is_torch_quantized, to_fastrnn_names
@@ -71,7 +73,8 @@ class _QuantizedLayer:
             if name.endswith(f.SCALE_SUFFIX):
                 continue
             if _is_quantized_name(name):
-                params[name], params[name + f.SCALE_SUFFIX] = f.quantize_matrix(weights[name], self.weight_format)
+                params[name], params[name + f.SCALE_SUFFIX] = f.quantize_matrix(weights[name], self.weight_format,
+                                                                                      repr(name))
             else:
                 params[name] = np.array(weights[name], np.float32)
         return {name: _frozen(value) for name, value in params.items()}
@@ -80,16 +83,20 @@ class _QuantizedLayer:
         """Replace the parameters by those of a quantized state dict (values in this layer's weight format and
         their "_scale" entries, float32 biases and peepholes). Everything is checked before anything changes.
         Returns (missing_keys, unexpected_keys) as the float layers do."""
-        if not hasattr(mapping, "keys") or not hasattr(mapping, "__getitem__"):
-            raise TypeError(f"state_dict must be a mapping of parameter names to arrays; got "
-                            f"{type(mapping).__name__}")
+        loaded, missing, unexpected = self.checked_state(mapping, strict)
+        self.replace_params(loaded)
+        return IncompatibleKeys(missing, unexpected)
+
+    def replace_params(self, loaded):
+        """Make `loaded` (from checked_state) the parameters, read-only, and rebuild the kernels' copies."""
+        self.params.update({name: _frozen(value) for name, value in loaded.items()})
+        self._cells = self._build_cells()
+
+    def checked_state(self, mapping, strict=True):
+        """(loaded {name: array}, missing_keys, unexpected_keys) of a quantized state dict, every entry checked
+        (ValueError/KeyError/TypeError naming it) and nothing changed: load_state_dict's first half."""
         shapes = self._param_shapes()
-        missing = [k for k in shapes if k not in mapping]
-        unexpected = [k for k in mapping.keys() if k not in shapes]
-        if strict and (missing or unexpected):
-            raise KeyError(f"state dict does not match {self!r}: " + "; ".join(
-                ([f"missing keys {missing}"] if missing else []) + ([f"unexpected keys {unexpected}"] if unexpected
-                                                                    else [])))
+        missing, unexpected = v.check_keys(shapes, mapping, strict, self)
         loaded = {}
         for key, shape in shapes.items():
             if key not in mapping or key.endswith(f.SCALE_SUFFIX):
@@ -102,9 +109,7 @@ class _QuantizedLayer:
                                                                       mapping[scale_key])
             else:
                 loaded[key] = v.as_weight(mapping[key], key, shape, np.float32)
-        self.params.update({name: _frozen(value) for name, value in loaded.items()})
-        self._cells = self._build_cells()
-        return missing, unexpected
+        return loaded, missing, unexpected
 
     def _checked_weight(self, values, key, shape, scale):
         values = v.to_numpy(values, key)
@@ -118,10 +123,22 @@ class _QuantizedLayer:
         return values, np.array(f.check_scale(v.to_numpy(scale, key + f.SCALE_SUFFIX), key + f.SCALE_SUFFIX,
                                               shape[0]))
 
-    def __setstate__(self, state):
-        """Unpickled arrays are writeable again: frozen before the kernels pack them."""
-        state["params"] = {name: _frozen(value) for name, value in state["params"].items()}
-        super().__setstate__(state)
+    def _to_dtype(self, dtype):
+        if dtype != np.float32:
+            raise TypeError(f"{type(self).__name__} computes in float32 (its weights are {self.weight_format}); "
+                            f"convert the float layer instead")
+
+    def _check_restored(self, grads):
+        """Unpickled parameters pass load_state_dict's checks (shapes, formats, scales, finite floats) against
+        the restored configuration, and are frozen again (unpickled arrays are writeable)."""
+        params = self.__dict__.get("params")
+        if not isinstance(params, dict):
+            raise ValueError(f"unpickled {type(self).__name__} state has no parameter dict")
+        f.check_format(self.weight_format)
+        loaded, _, _ = self.checked_state(params, strict=True)
+        self.__dict__["params"] = {name: _frozen(value) for name, value in loaded.items()}
+        self.__dict__["_param_specs"] = {name: (a.shape, a.dtype) for name, a in self.params.items()}
+        self.__dict__["grads"] = {name: np.zeros(a.shape, a.dtype) for name, a in self.params.items()}
 
     def dequantized(self):
         """{name: float32 array} the parameters stand for (scale * values); a float layer's state dict."""
@@ -258,7 +275,22 @@ def _options(layer):
     return options
 
 
-def quantize_dynamic(layer, dtype="int8"):
+@overload
+def quantize_dynamic(layer: LSTM, dtype: Any = ...) -> QuantizedLSTM:
+    ...
+
+
+@overload
+def quantize_dynamic(layer: GRU, dtype: Any = ...) -> QuantizedGRU:
+    ...
+
+
+@overload
+def quantize_dynamic(layer: RNN, dtype: Any = ...) -> QuantizedRNN:
+    ...
+
+
+def quantize_dynamic(layer: Any, dtype: Any = "int8") -> Any:
     """A new layer computing what `layer` (a fastrnn RNN, LSTM or GRU) computes, with its weight matrices stored
     in `dtype`: "int8" (the default: per-row scales, activations quantized per step and row, int32
     accumulation, as torch's quantize_dynamic), "bfloat16" or "float16" (float32 accumulation). `layer` is
@@ -268,7 +300,7 @@ def quantize_dynamic(layer, dtype="int8"):
     if not isinstance(layer, (RNN, LSTM, GRU)):
         raise TypeError(f"layer must be a fastrnn RNN, LSTM or GRU; got {type(layer).__name__}")
     fmt = f.check_format(dtype)
-    weights = {name: np.asarray(value, np.float32) for name, value in layer.params.items()}
+    weights = dict(layer.params)   # converted to float32 (and checked finite there) by quantize_matrix
     quantized = QUANTIZED_CLASS[layer._mode](layer.input_size, layer.hidden_size, weight_format=fmt, rng=_NO_INIT,
                                              **_options(layer))
     params = quantized._quantized(weights)

@@ -46,6 +46,9 @@ class Embedding(Module):
             weight[self.padding_idx] = 0
         super().__init__({"weight": weight})
 
+    def _expected_specs(self):
+        return {"weight": ((self.num_embeddings, self.embedding_dim), v.as_dtype(self.dtype))}
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "", padding_idx: Optional[int] = None,
                         dtype: Optional[DTypeLike] = None) -> "Embedding":
@@ -98,5 +101,7 @@ class Embedding(Module):
         return idx
 
     def __repr__(self):
+        """torch's repr (dtype shown when not float32)."""
         extra = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"Embedding({self.num_embeddings}, {self.embedding_dim}{extra}, dtype=np.{self.dtype})"
+        extra += "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim}{extra})"

@@ -41,6 +41,13 @@ class Linear(Module):
         super().__init__({name: rng.uniform(-bound, bound, shape).astype(self.dtype)
                           for name, shape in shapes.items()})
 
+    def _expected_specs(self):
+        dtype = v.as_dtype(self.dtype)
+        specs = {"weight": ((self.out_features, self.in_features), dtype)}
+        if "bias" in self.params:
+            specs["bias"] = ((self.out_features,), dtype)
+        return specs
+
     @classmethod
     def from_state_dict(cls, state_dict: Mapping[str, Any], prefix: str = "",
                         dtype: Optional[DTypeLike] = None) -> "Linear":
@@ -94,5 +101,7 @@ class Linear(Module):
         return arr
 
     def __repr__(self):
+        """torch's repr (dtype shown when not float32)."""
+        dtype = "" if self.dtype == np.float32 else f", dtype=np.{self.dtype}"
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={'bias' in self.params}, dtype=np.{self.dtype})")
+                f"bias={'bias' in self.params}{dtype})")

@@ -9,4 +9,4 @@ fastrnn.load(3)  # error: Argument 1 to "load" has incompatible type "int"
 gru_state: tuple = fastrnn.GRU(3, 4)(np.zeros((5, 3)))[1]  # error: Incompatible types in assignment
 h, c = fastrnn.LSTM(3, 4).step(np.zeros(3))[1]
 c.no_such_attribute  # error: has no attribute "no_such_attribute"
-fastrnn.load("model.pt")["lstm.weight_ih_l0"]  # error: No overload variant of "__getitem__" of "list" matches
+fastrnn.quantize_dynamic(fastrnn.LSTM(3, 4)).no_such_method()  # error: "QuantizedLSTM" has no attribute

@@ -107,3 +107,21 @@ def test_skip_quantized_leaves_the_rows_out(monkeypatch, capsys):
     monkeypatch.setitem(grid.CONFIGS, config.name, config)
     assert grid.main(["--repeat", "1", "--configs", config.name, "--skip", "quantized", "products", "paced"]) == 0
     assert config.name not in capsys.readouterr().out
+
+
+def test_benchmark_tables_show_and_sort_by_min_unless_told_otherwise():
+    """bench/conftest.py sets pytest-benchmark's table after pytest-benchmark read its options (it set them too
+    early before, so the ten default columns showed), sorted by the column it shows."""
+    import types
+    from bench import conftest
+
+    def configure(args):
+        session = types.SimpleNamespace(columns=["min", "max", "mean"], sort="mean")
+        config = types.SimpleNamespace(invocation_params=types.SimpleNamespace(args=args),
+                                       option=types.SimpleNamespace(), _benchmarksession=session)
+        conftest.pytest_configure(config)
+        return session
+    default = configure(["--benchmark-only"])
+    assert (default.columns, default.sort) == (conftest.COLUMNS, conftest.SORT) and conftest.SORT in conftest.COLUMNS
+    chosen = configure(["--benchmark-columns=max", "--benchmark-sort", "max"])
+    assert (chosen.columns, chosen.sort) == (["min", "max", "mean"], "mean")

@@ -49,9 +49,20 @@ TINY_QUANT = [grid.Config("lstm_int8_B1_T5_H16", "LSTM", 1, 5, 16, 16, dtype="in
 
 
 def report_cells(out, name):
-    """The cells of a config's row in a report table."""
-    row = next(line for line in out.splitlines() if line.startswith(name + " "))
-    return [cell.strip() for cell in row.split(" | ")]
+    """{header: cell} of a config's row in a report table: a table row, or (a table wider than 80 columns) the
+    record after the line holding the name, "header: cell" items three spaces apart."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line == name or line.startswith(name + " "))
+    if lines[start] != name:
+        header = next(line for line in reversed(lines[:start]) if " | " in line and "-+-" not in line)
+        return dict(zip([h.strip() for h in header.split(" | ")][1:],
+                        [cell.strip() for cell in lines[start].split(" | ")][1:]))
+    record = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        record.append(line.strip())
+    return dict(item.split(": ", 1) for item in "   ".join(record).split("   "))
 
 
 def test_quantized_rows_run_and_report(monkeypatch, capsys):
@@ -61,12 +72,13 @@ def test_quantized_rows_run_and_report(monkeypatch, capsys):
     assert grid.main(["--repeat", "1", "--configs", *names, "--skip", "products", "paced"]) == 0
     out = capsys.readouterr().out
     assert "results agree" in out
-    lstm, gru = (dict(zip(["config", *quantrows.COLUMNS, "peer", "f32"], report_cells(out, name))) for name in names)
+    assert max(len(line) for line in out.splitlines()) <= grid.WIDTH
+    lstm, gru = (report_cells(out, name) for name in names)
     for row in (lstm, gru):
         assert re.fullmatch(r"[\d.]+ (s|ms|us) \(\d\.\de-?\d+\)", row["fastrnn"]), row
-        assert re.fullmatch(r"[\d.]+ (s|ms|us)", row[quantrows.FLOAT]) and row["f32"].endswith("x"), row
+        assert re.fullmatch(r"[\d.]+ (s|ms|us)", row[quantrows.FLOAT]) and row["f32/fastrnn"].endswith("x"), row
     if grid._installed("torch"):
-        assert "(" in lstm["torch int8"] and "(" in gru["torch int8"] and lstm["peer"].endswith("x")
+        assert "(" in lstm["torch int8"] and "(" in gru["torch int8"] and lstm["peer/fastrnn"].endswith("x")
     if grid._installed("onnxruntime") and grid._installed("onnx"):
         assert "(" in lstm["ort int8"]
     assert gru["ort int8"] == "n/a"       # ONNX Runtime's quantize_dynamic has no quantized GRU
@@ -107,3 +119,57 @@ def test_skip_quantized_leaves_the_rows_out(monkeypatch, capsys):
     monkeypatch.setitem(grid.CONFIGS, config.name, config)
     assert grid.main(["--repeat", "1", "--configs", config.name, "--skip", "quantized", "products", "paced"]) == 0
     assert config.name not in capsys.readouterr().out
+
+
+def test_benchmark_tables_show_and_sort_by_min_unless_told_otherwise():
+    """bench/conftest.py sets pytest-benchmark's table after pytest-benchmark read its options (it set them too
+    early before, so the ten default columns showed), sorted by the column it shows."""
+    import types
+    from bench import conftest
+
+    def configure(args):
+        session = types.SimpleNamespace(columns=["min", "max", "mean"], sort="mean")
+        config = types.SimpleNamespace(invocation_params=types.SimpleNamespace(args=args),
+                                       option=types.SimpleNamespace(), _benchmarksession=session)
+        conftest.pytest_configure(config)
+        return session
+    default = configure(["--benchmark-only"])
+    assert (default.columns, default.sort) == (conftest.COLUMNS, conftest.SORT) and conftest.SORT in conftest.COLUMNS
+    chosen = configure(["--benchmark-columns=max", "--benchmark-sort", "max"])
+    assert (chosen.columns, chosen.sort) == (["min", "max", "mean"], "mean")
+
+
+def test_configs_named_run_alone_and_take_commas(monkeypatch, capsys):
+    """--configs A,B runs those configs only: not the products and paced sections (it ran them before)."""
+    called = []
+    monkeypatch.setattr(grid.roofline, "time_products", lambda *a: called.append("products"))
+    monkeypatch.setattr(grid, "run_paced", lambda *a: called.append("paced"))
+    args = grid.parse_args(["--configs", "lstm_step_B1_H64,gru_B1_T100_H128", "lstm_step_B1_H64"])
+    assert args.configs == ["lstm_step_B1_H64", "gru_B1_T100_H128"] and {"products", "paced"} <= set(args.skip)
+    assert not {"products", "paced"} & set(grid.parse_args([]).skip)
+    with pytest.raises(SystemExit):
+        grid.parse_args(["--configs", "lstm_step_B1_H64,nope"])
+    assert "unknown config 'nope'" in capsys.readouterr().err
+    assert grid.main(["--repeat", "1", "--configs", "lstm_step_B1_H64"]) == 0
+    assert called == []
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= grid.WIDTH, max(out.splitlines(), key=len)
+
+
+@pytest.mark.parametrize("gflops, peak, shown", [(50.0, 100.0, "50%"), (100.2, 100.0, "100%"),
+                                                 (160.0, 100.0, ">100%*"), (None, 100.0, "n/a"), (5.0, None, "n/a")])
+def test_a_share_of_the_peak_is_never_impossible(gflops, peak, shown):
+    from fastrnn import _bench_roofline as roofline
+    assert roofline.share_of_peak(gflops, peak) == shown
+
+
+def test_the_chart_has_the_reduced_precision_rows(tmp_path):
+    float_rows = {"lstm_step_B1_H64": {"fastrnn": 1.0, "numpy": 3.0, "torch": 2.0, "ort": None}}
+    quant = {"gru_int8_B1_T100_H128": ({"fastrnn": 1.0, "torch int8": 4.0, "ort int8": None, quantrows.FLOAT: 1.5},
+                                       {})}
+    series = grid.chart_ratios(float_rows, quant)
+    assert series["lstm_step_B1_H64"] == {"numpy": 3.0, "torch": 2.0}
+    assert series["gru_int8_B1_T100_H128"] == {"torch": 4.0, "fastrnn f32": 1.5}
+    if grid._installed("matplotlib"):
+        grid.draw_chart(float_rows, tmp_path / "chart.png", quant)
+        assert (tmp_path / "chart.png").stat().st_size > 0

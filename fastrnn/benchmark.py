@@ -47,6 +47,7 @@ import os
 import re
 import statistics
 import sys
+import textwrap
 import time
 import warnings
 
@@ -57,6 +58,7 @@ from . import _bench_roofline as roofline
 from . import reference
 
 CONTENDERS = ("fastrnn", "numpy", "torch", "ort")
+WIDTH = 80   # the report's lines fit a classic terminal: wider tables become records (format_rows)
 RATIOS = ("torch", "numpy", "ort")   # peers: their time / fastrnn's time
 SECTIONS = ("quantized", "products", "paced")   # optional report sections (--skip)
 TARGET_SECONDS = 0.075      # one timed sample: an inner loop of about this long
@@ -388,12 +390,26 @@ def best_peer(times):
 
 
 def format_rows(header, rows):
-    """A text table: the first column left-aligned, the others right-aligned, a rule under the header."""
+    """A text table: the first column left-aligned, the others right-aligned, a rule under the header. A table
+    wider than WIDTH columns becomes records instead: each row's first cell on a line, then "header: cell"
+    items wrapped within WIDTH (separated by three spaces)."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    if sum(widths) + 3 * (len(widths) - 1) > WIDTH:
+        items = ("   ".join(f"{h}: {c}".replace(" ", "\xa0") for h, c in zip(header[1:], row[1:]))
+                 for row in rows)   # (no-break spaces inside an item: wrapped only between items)
+        return "\n".join(f"{row[0]}\n" + textwrap.fill(text, WIDTH, initial_indent="  ", subsequent_indent="  ",
+                                                      break_long_words=False).replace("\xa0", " ")
+                         for row, text in zip(rows, items))
     lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in [header, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def say(text):
+    """Print text with each of its lines wrapped within WIDTH columns (continuations indented)."""
+    print("\n".join(textwrap.fill(line, WIDTH, subsequent_indent="  ", break_long_words=False,
+                                   break_on_hyphens=False) if line.strip() else line for line in text.split("\n")))
 
 
 def format_table(results, peak=None):
@@ -406,7 +422,7 @@ def format_table(results, peak=None):
         peer = best_peer(times)
         rows.append([name, *(format_seconds(times.get(c)) for c in CONTENDERS),
                      "n/a" if gflops is None else f"{gflops:.3g}",
-                     "n/a" if gflops is None or not peak else f"{100 * gflops / peak:.0f}%",
+                     roofline.share_of_peak(gflops, peak),
                      "n/a" if peer is None else f"{peer[0]} {format_seconds(peer[1])}",
                      "n/a" if peer is None or not times.get("fastrnn") else f"{peer[1] / times['fastrnn']:.2f}x"])
     return format_rows(header, rows)
@@ -437,7 +453,7 @@ def format_products(results, peak):
         rows.append([product.name, f"{product.M} x {product.N} x {product.K}",
                      ("T" if product.trans_a else "N") + ("T" if product.trans_b else "N"),
                      *(f"{rate[engine]:.0f}" for engine in roofline.ENGINES),
-                     f"{100 * rate['auto'] / peak:.0f}%" if peak else "n/a",
+                     roofline.share_of_peak(rate["auto"], peak),
                      f"{times['blas'] / times['own']:.2f}x"])
     return format_rows(header, rows)
 
@@ -488,22 +504,37 @@ def format_paced(results):
     return format_rows(header, rows) + "\n" + legend
 
 
-def draw_chart(results, path):
-    """A grouped bar chart (log scale) of each contender's time over fastrnn's, per config, saved as PNG."""
+def chart_ratios(results, quant_rows):
+    """{config: {series: time / fastrnn's time}} of the float32 rows (torch, numpy, ort) and the reduced-precision
+    rows (their int8 peers as torch and ort, and the float32 fastrnn layer as "fastrnn f32")."""
+    series = {name: ratios(times) for name, times in results.items()}
+    for name, (times, _) in quant_rows.items():
+        fast = times.get("fastrnn")
+        series[name] = {label: times[column] / fast for column, label in
+                        (("torch int8", "torch"), ("ort int8", "ort"), (quantrows.FLOAT, "fastrnn f32"))
+                        if fast and times.get(column)}
+    return series
+
+
+def draw_chart(results, path, quant_rows=None):
+    """A grouped bar chart (log scale) of each contender's time over fastrnn's, per config (float32 and
+    reduced-precision rows), saved as PNG."""
     from matplotlib.figure import Figure
-    names = list(results)
+    series = chart_ratios(results, quant_rows or {})
+    names = list(series)
+    labels = [*RATIOS, "fastrnn f32"] if quant_rows else list(RATIOS)
     figure = Figure(figsize=(max(6, 1.3 * len(names)), 4.5), layout="constrained")
     axes = figure.add_subplot()
-    width = 0.8 / len(RATIOS)
-    for k, contender in enumerate(RATIOS):
-        xs = [i + (k - (len(RATIOS) - 1) / 2) * width for i in range(len(names))]
-        heights = [ratios(results[name]).get(contender, 0) for name in names]
+    width = 0.8 / len(labels)
+    for k, contender in enumerate(labels):
+        xs = [i + (k - (len(labels) - 1) / 2) * width for i in range(len(names))]
+        heights = [series[name].get(contender, 0) for name in names]
         axes.bar(xs, heights, width, label=f"{contender} / fastrnn")
     axes.axhline(1, color="black", linewidth=0.8)
     axes.set_yscale("log")
     axes.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     axes.set_ylabel("time / fastrnn time (higher: fastrnn faster)")
-    axes.set_title("fastrnn vs naive NumPy, torch CPU and ONNX Runtime (float32)")
+    axes.set_title("fastrnn vs naive NumPy, torch CPU and ONNX Runtime (*_int8_*, *_bf16_*: their int8 models)")
     axes.legend()
     figure.savefig(path, dpi=120)
 
@@ -540,8 +571,10 @@ MAX_THREADS_OPTION = 4096
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=11, help="timed rounds per config (median reported)")
-    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), metavar="NAME",
-                        help=f"configs to run (default: all): float32 {', '.join(c.name for c in GRID)}; "
+    parser.add_argument("--configs", nargs="+", default=None, metavar="NAME",
+                        help=f"configs to run, space- or comma-separated (default: all, and the products and "
+                             f"paced sections; naming configs runs only them): float32 "
+                             f"{', '.join(c.name for c in GRID)}; "
                              f"reduced precision (fastrnn int8/bf16 vs torch's and ONNX Runtime's int8 models, "
                              f"with max |out - out_fp32|) {', '.join(c.name for c in QUANT_GRID)}")
     parser.add_argument("--chart", default=None, help="PNG path for the ratio chart (default: fastrnn-bench.png "
@@ -552,6 +585,15 @@ def parse_args(argv):
                         help=f"report sections to leave out: {', '.join(SECTIONS)} (quantized: every *_int8_* "
                              "and *_bf16_* config)")
     args = parser.parse_args(argv)
+    args.chosen = args.configs is not None   # only these configs: the products and paced sections are left out
+    args.configs = list(CONFIGS) if args.configs is None else \
+        list(dict.fromkeys(name for value in args.configs for name in value.split(",") if name))
+    unknown = [name for name in args.configs if name not in CONFIGS]
+    if unknown or not args.configs:
+        parser.error(f"--configs: unknown config {', '.join(map(repr, unknown)) or '(none given)'}; choose from "
+                     f"{', '.join(CONFIGS)}")
+    if args.chosen:
+        args.skip = sorted(set(args.skip) | {"products", "paced"})
     if args.repeat < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--repeat and --threads must be >= 1")
     if args.threads is not None and args.threads > MAX_THREADS_OPTION:
@@ -589,12 +631,12 @@ def main(argv=None):
     if args.threads is not None:
         _set_threads(args.threads)
     for key, value in environment_info().items():
-        print(f"{key}: {value}")
+        say(f"{key}: {value}")
     peak = roofline.sgemm_peak()
-    print(f"sgemm peak: {peak:.0f} GFLOP/s (NumPy float32 {roofline.PEAK_SIZE}^3, its default threads, median)")
+    say(f"sgemm peak: {peak:.0f} GFLOP/s (NumPy float32 {roofline.PEAK_SIZE}^3, default threads, best round)")
     if os.environ.get(REEXEC_MARKER):
-        print(f"openblas: {' and '.join(SLOW_BLAS_VARIABLES)} unset for this run, so that BLAS runs at full speed")
-    print(roofline.load_note())
+        say(f"openblas: {' and '.join(SLOW_BLAS_VARIABLES)} unset for this run, so that BLAS runs at full speed")
+    say(roofline.load_note())
     quantized = "quantized" not in args.skip
     results, quant_rows, mismatches = {}, {}, []
     for name in args.configs:
@@ -607,34 +649,40 @@ def main(argv=None):
             continue
         mismatches += config_mismatches
         print(f"  {name}: done", file=sys.stderr, flush=True)
-    if results:
-        print(f"\nmedian time per call over {args.repeat} round-robin rounds; GFLOP/s: matrix-product FLOPs / "
-              "fastrnn's time;\n% peak: of the sgemm peak above; peer/fastrnn: the best peer's time / fastrnn's")
-        print(format_table(results, peak))
+    if results:   # the peak again, after the configs: the better of the two is the ceiling
+        peak_after = roofline.sgemm_peak()
+        if peak_after > peak:
+            say(f"sgemm peak measured again after the configs: {peak_after:.0f} GFLOP/s (the better counts)")
+            peak = peak_after
+        say(f"\nmedian time per call over {args.repeat} round-robin rounds; GFLOP/s: matrix-product FLOPs / "
+            "fastrnn's time; % peak: of the sgemm peak above; peer/fastrnn: the best peer's time / fastrnn's")
+        table = format_table(results, peak)
+        print(table + (f"\n{roofline.OVER_PEAK_NOTE}" if "*" in table else ""))
     if quant_rows:
-        print(f"\nreduced precision, median time per call over {args.repeat} round-robin rounds and (max |out - "
-              f"out_fp32|)\nagainst the {quantrows.FLOAT} layer on the same input; the peers are int8 in every row; "
-              "peer/fastrnn: the best\npeer's time / fastrnn's, f32/fastrnn: the float32 layer's time / fastrnn's")
+        say(f"\nreduced precision, median time per call over {args.repeat} round-robin rounds and (max |out - "
+            f"out_fp32|) against the {quantrows.FLOAT} layer on the same input; the peers are int8 in every row; "
+            "peer/fastrnn: the best peer's time / fastrnn's, f32/fastrnn: the float32 layer's time / fastrnn's")
         print(format_quant_table(quant_rows))
     if "products" not in args.skip:
         products, products_peak = roofline.time_products(args.repeat)
-        print(f"\nlarge products, fastrnn's threads (auto: the layers' choice, own: packed kernel, blas: OpenBLAS); "
-              f"% of {products_peak:.0f} GFLOP/s,\nthe sgemm peak timed in the same rounds")
-        print(format_products(products, products_peak))
+        say(f"\nlarge products, fastrnn's threads (auto: the layers' choice, own: packed kernel, blas: OpenBLAS); "
+            f"% of {products_peak:.0f} GFLOP/s, the sgemm peak timed in the same rounds")
+        table = format_products(products, products_peak)
+        print(table + (f"\n{roofline.OVER_PEAK_NOTE}" if "*" in table else ""))
     if "paced" not in args.skip:
         print(f"\nstreaming steps paced one per {roofline.PACED_PERIOD * 1e3:g} ms, "
               f"{roofline.PACED_STEPS} each, interleaved")
         print(format_paced(run_paced(args.threads)))
-    print(roofline.load_note())
-    if results and not _installed("matplotlib"):
+    say(roofline.load_note())
+    if (results or quant_rows) and not _installed("matplotlib"):
         print("chart: n/a (pip install matplotlib)")
-    elif results:                   # the chart draws the float32 table
+    elif results or quant_rows:     # the chart draws both tables
         chart = args.chart or "fastrnn-bench.png"
-        draw_chart(results, chart)
+        draw_chart(results, chart, quant_rows)
         print(f"chart: {chart}")
     for message in mismatches:
-        print(f"MISMATCH {message}")
-    print(f"results {'DISAGREE' if mismatches else 'agree'}: every contender vs naive NumPy, tolerance {TOLERANCE}"
+        say(f"MISMATCH {message}")
+    say(f"results {'DISAGREE' if mismatches else 'agree'}: every contender vs naive NumPy, tolerance {TOLERANCE}"
           + (f"; reduced precision vs {quantrows.FLOAT}, max abs {quantrows.TOLERANCE}" if quant_rows else ""))
     return 1 if mismatches else 0
 

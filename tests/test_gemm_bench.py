@@ -22,9 +22,10 @@ def test_best_peer_and_table():
     assert grid.best_peer(times) == ("ort", 0.015)
     assert grid.best_peer({"fastrnn": 1.0, "numpy": None, "torch": None, "ort": None}) is None
     config = grid.CONFIGS["lstm_B64_T100_H512"]
-    table = grid.format_table({config.name: times}, peak=200.0)
+    table = grid.format_table({config.name: times}, peak=5000.0)
     gflops = roofline.config_flops(config) / 0.010 / 1e9
-    assert f"{gflops:.3g}" in table and f"{100 * gflops / 200:.0f}%" in table
+    assert f"{gflops:.3g}" in table and f"{100 * gflops / 5000:.0f}%" in table
+    assert ">100%*" in grid.format_table({config.name: times}, peak=200.0)   # above the peak: flagged
     assert "ort 15 ms" in table and "1.50x" in table
 
 

@@ -82,7 +82,8 @@ def test_inspect_names_the_quantized_layer(tmp_path, capsys):
     from fastrnn.io.cli import inspect_main
     assert inspect_main(str(tmp_path / "q.pt")) == 0
     out = capsys.readouterr().out
-    assert "rnn.  GRU  int8 weights, per-row scales (torch quantize_dynamic)" in out
+    assert "rnn. GRU(5, 7, num_layers=2), int8 weights with per-row scales (torch quantize_dynamic)" in \
+        " ".join(out.split())   # (wrapped at 80 columns)
     assert "num_layers=2" in out and "fastrnn.GRU.from_state_dict" in out
 
 

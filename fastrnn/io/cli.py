@@ -6,11 +6,15 @@ else (a bug: the traceback is printed).
 """
 import os
 import sys
+import textwrap
 import traceback
 
 from .errors import FormatError, UnsafeFileError
 
 _OTHERS_SHOWN = 40
+_WIDTH = 80                      # every line fits a classic terminal (long file names and keys aside)
+# Layer options left out of a layer's line when they have these values (the constructors' defaults)
+_DEFAULT_OPTIONS = {"num_layers": 1, "bias": True, "bidirectional": False, "proj_size": 0, "peephole": False}
 
 
 def _fail(exc):
@@ -24,6 +28,24 @@ def _size(nbytes):
         if nbytes < 1000 or unit == "GB":
             return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
         nbytes /= 1000
+
+
+def _line(text, indent="      "):
+    """text wrapped at _WIDTH columns at spaces, its continuation lines indented."""
+    return textwrap.fill(text, _WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+def _layer(mode, config):
+    """A layer's configuration as its constructor call, defaults left out: LSTM(32, 128, num_layers=2)."""
+    options = [f"{k}={v}" for k, v in config.items() if k not in ("input_size", "hidden_size")
+               and _DEFAULT_OPTIONS.get(k, object()) != v]
+    return f"{mode}({', '.join([str(config.get('input_size')), str(config.get('hidden_size')), *options])})"
+
+
+def _how_to_load(mode, path, prefix):
+    """The call that builds the layer, on two lines."""
+    return (f"      layer = fastrnn.{mode}.from_state_dict(\n"
+            f"          fastrnn.load({os.fspath(path)!r}), prefix={prefix!r})")
 
 
 def _short(value, limit=60):
@@ -84,15 +106,13 @@ def _inspect(path):
     for entry in layers:
         prefix = entry["prefix"]
         if entry["mode"] is None:
-            print(f"  {prefix or '(top level)'}  not loadable: {entry['error']}")
+            print(_line(f"  {prefix or '(top level)'}  not loadable: {entry['error']}"))
             continue
-        options = " ".join(f"{k}={v}" for k, v in entry["config"].items())
         cell = f" ({entry['mode']}Cell)" if entry["cell"] else ""
-        print(f"  {prefix or '(top level)'}  {entry['mode']}{cell}  {options}")
+        print(_line(f"  {prefix or '(top level)'}  {_layer(entry['mode'], entry['config'])}{cell}"))
         if entry.get("note"):
-            print(f"      note: {entry['note']}")
-        print(f"      fastrnn.{entry['mode']}.from_state_dict(fastrnn.load({os.fspath(path)!r}), "
-              f"prefix={prefix!r})")
+            print(_line(f"      note: {entry['note']}", indent="            "))
+        print(_how_to_load(entry["mode"], path, prefix))
     return 0
 
 
@@ -106,12 +126,11 @@ def _quantized_layers(arrays, path):
     for entry in entries:
         prefix = entry["prefix"]
         if "error" in entry:
-            print(f"  {prefix or '(top level)'}  not loadable: {entry['error']}")
+            print(_line(f"  {prefix or '(top level)'}  not loadable: {entry['error']}"))
             continue
-        options = " ".join(f"{k}={v}" for k, v in entry["config"].items())
-        print(f"  {prefix or '(top level)'}  {entry['mode']}  {entry['format']} weights, per-row scales "
-              f"({entry['source']})  {options}")
-        print(f"      fastrnn.{entry['mode']}.from_state_dict(fastrnn.load({os.fspath(path)!r}), prefix={prefix!r})")
+        print(_line(f"  {prefix or '(top level)'}  {_layer(entry['mode'], entry['config'])}, {entry['format']} "
+                    f"weights with per-row scales ({entry['source']})"))
+        print(_how_to_load(entry["mode"], path, prefix))
     return entries, rest
 
 
@@ -124,12 +143,13 @@ def _inspect_onnx(path):
     print(f"{path}: ONNX model, {len(layers)} recurrent node(s)")
     for entry in descriptions:
         config = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("name", "op", "layer") and v is not None)
-        print(f"  {entry['name']}  {entry['op']}  {config}")
-        print(f"      -> {entry['layer']}")
+        print(_line(f"  {entry['name']}  {entry['op']}  {config}"))
+        print(_line(f"      -> {entry['layer']}", indent="         "))
     if skipped:
-        print("other nodes (not imported): " + ", ".join(f"{op} x{n}" if n > 1 else op for op, n in skipped.items()))
+        print(_line("other nodes (not imported): " + ", ".join(f"{op} x{n}" if n > 1 else op
+                                                                for op, n in skipped.items()), indent="  "))
     if layers:
-        print(f"load: layers = fastrnn.from_onnx({os.fspath(path)!r}); layers[name](x, hx, lengths)")
+        print(f"load: layers = fastrnn.from_onnx({os.fspath(path)!r})\n      layers[name](x, hx, lengths)")
     return 0
 
 

@@ -69,5 +69,14 @@ def dtype(request):
 
 
 @pytest.fixture
+def two_threads():
+    """fastrnn on two threads for the test (the loops that split work run on any machine), then as before."""
+    before = fastrnn.get_num_threads()
+    fastrnn.set_num_threads(2)
+    yield
+    fastrnn.set_num_threads(before)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -17,14 +17,6 @@ from test_vs_reference import VARIANTS
 T, I, H = 120, 5, 96   # every variant of these sizes does work enough to wake the pool
 
 
-@pytest.fixture
-def two_threads():
-    before = fastrnn.get_num_threads()
-    fastrnn.set_num_threads(2)
-    yield
-    fastrnn.set_num_threads(before)
-
-
 def test_plan_splits_rows_from_two_slices_of_eight(two_threads):
     cell = fastrnn.LSTM(I, H, seed=0)._cells[0]
     wide = _kernels.plan(cell, T, 16)
@@ -82,6 +74,25 @@ def test_forward_matches_reference(variant, B, with_lengths, dtype, two_threads)
         assert_close(got, want, RTOL[dtype], "state")
 
 
+def assert_training_matches_torch(torch, module, layer, B, seed):
+    """forward_train + backward of `layer` (made from `module`) on lengths that end inside every slice, against
+    torch autograd on the packed sequence: outputs, dL/dx and every parameter gradient."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    lengths = lengths_for(B, rng)
+    out, _, tape = layer.forward_train(x, lengths=lengths)
+    d_out = rng.standard_normal(out.shape).astype(np.float32)
+    dx, _ = layer.backward(tape, d_out)
+    tx = torch.from_numpy(x).requires_grad_()
+    packed = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.from_numpy(lengths), enforce_sorted=False)
+    tout, _ = torch.nn.utils.rnn.pad_packed_sequence(module(packed)[0], total_length=T)
+    (tout * torch.from_numpy(d_out)).sum().backward()
+    assert_close(out, tout.detach().numpy(), RTOL[np.float32], "out")
+    assert_close(dx, tx.grad.numpy(), GRAD_RTOL[np.float32], "dx")
+    for name, param in module.named_parameters():
+        assert_close(layer.grads[name], param.grad.numpy(), GRAD_RTOL[np.float32], name)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "lstm_proj"])
 @pytest.mark.parametrize("B", [5, 21])
 def test_training_matches_torch_autograd(cell, B, two_threads):
@@ -96,22 +107,7 @@ def test_training_matches_torch_autograd(cell, B, two_threads):
         assert _kernels.plan(layer._cells[0], T, B, "backward")["row_parts"] == 2
     else:
         assert _kernels.directions_at_once(layer._cells[0], T, B)
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((T, B, I)).astype(np.float32)
-    lengths = lengths_for(B, rng)
-    out, state, tape = layer.forward_train(x, lengths=lengths)
-    d_out = rng.standard_normal(out.shape).astype(np.float32)
-    dx, _ = layer.backward(tape, d_out)
-
-    tx = torch.from_numpy(x).requires_grad_()
-    packed = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.from_numpy(lengths), enforce_sorted=False)
-    tout, _ = module(packed)
-    tout, _ = torch.nn.utils.rnn.pad_packed_sequence(tout, total_length=T)
-    (tout * torch.from_numpy(d_out)).sum().backward()
-    assert_close(out, tout.detach().numpy(), RTOL[np.float32], "out")
-    assert_close(dx, tx.grad.numpy(), GRAD_RTOL[np.float32], "dx")
-    for name, param in module.named_parameters():
-        assert_close(layer.grads[name], param.grad.numpy(), GRAD_RTOL[np.float32], name)
+    assert_training_matches_torch(torch, module, layer, B, seed=4)
 
 
 @pytest.mark.parametrize("proj_size", [0, 24])
@@ -172,19 +168,5 @@ def test_unit_split_training_matches_torch_autograd(cell, two_threads):
     torch.manual_seed(1)
     module = getattr(torch.nn, torch_name)(I, 230, **options)
     layer = cls.from_torch(module)
-    B = 3
-    assert _kernels.plan(layer._cells[0], T, B, "training")["threads"] == 2
-    rng = np.random.default_rng(9)
-    x = rng.standard_normal((T, B, I)).astype(np.float32)
-    lengths = lengths_for(B, rng)
-    out, _, tape = layer.forward_train(x, lengths=lengths)
-    d_out = rng.standard_normal(out.shape).astype(np.float32)
-    dx, _ = layer.backward(tape, d_out)
-    tx = torch.from_numpy(x).requires_grad_()
-    packed = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.from_numpy(lengths), enforce_sorted=False)
-    tout, _ = torch.nn.utils.rnn.pad_packed_sequence(module(packed)[0], total_length=T)
-    (tout * torch.from_numpy(d_out)).sum().backward()
-    assert_close(out, tout.detach().numpy(), RTOL[np.float32], "out")
-    assert_close(dx, tx.grad.numpy(), GRAD_RTOL[np.float32], "dx")
-    for name, param in module.named_parameters():
-        assert_close(layer.grads[name], param.grad.numpy(), GRAD_RTOL[np.float32], name)
+    assert _kernels.plan(layer._cells[0], T, 3, "training")["threads"] == 2
+    assert_training_matches_torch(torch, module, layer, 3, seed=9)

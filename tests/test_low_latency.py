@@ -13,12 +13,9 @@ SLEEP_DEADLINE_S = 5.0   # not a timing check: workers go to sleep 50 us after t
 
 
 @pytest.fixture
-def two_threads():
-    before = fastrnn.get_num_threads()
-    fastrnn.set_num_threads(2)
+def low_latency_off_after(two_threads):
     yield
     fastrnn.set_low_latency(False)
-    fastrnn.set_num_threads(before)
 
 
 def wide_call():
@@ -34,7 +31,7 @@ def wait_until_asleep():
         time.sleep(0.001)
 
 
-def test_workers_stay_awake_only_while_asked(two_threads):
+def test_workers_stay_awake_only_while_asked(low_latency_off_after):
     assert fastrnn.get_low_latency() is False
     wide_call()
     wait_until_asleep()   # the default: no thread spins once a call returns
@@ -48,7 +45,7 @@ def test_workers_stay_awake_only_while_asked(two_threads):
     wait_until_asleep()
 
 
-def test_paced_steps_are_exact(two_threads, dtype):
+def test_paced_steps_are_exact(low_latency_off_after, dtype):
     fastrnn.set_low_latency(True)
     layer = fastrnn.GRU(32, 512, num_layers=2, dtype=dtype, seed=1)
     x = np.random.default_rng(0).standard_normal((6, 1, 32)).astype(dtype)

@@ -6,6 +6,7 @@
  * vpmaddubsw adds pairs of u8 x s8 products into int16 with saturation; the avx2 int8 kernel multiplies |w|
  * (at most 128) by a * sign(w) (|a| <= 127), so a pair is at most 32512 and never saturates: every int8
  * variant computes the same exact int32 sums. */
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,11 +94,21 @@ FR_SIMD static void fr_q_prep_int8(const float *A, ptrdiff_t lda, ptrdiff_t M, p
         }
         const float inv = amax > 0 ? 127.0f / amax : 0.0f;
         int32_t s = 0;
-        for (ptrdiff_t k = 0; k < K; k++) {
-            float v = __builtin_rintf(a[k] * inv);
-            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            qm[k] = (int8_t)v;
-            s += (int32_t)v;
+        if (inv <= FLT_MAX) {
+            for (ptrdiff_t k = 0; k < K; k++) {
+                float v = __builtin_rintf(a[k] * inv);
+                v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+                qm[k] = (int8_t)v;
+                s += (int32_t)v;
+            }
+        } else {   /* amax below 127 / FLT_MAX (subnormal activations): 127 / amax overflows float, not double */
+            const double dinv = 127.0 / (double)amax;
+            for (ptrdiff_t k = 0; k < K; k++) {
+                double v = __builtin_rint((double)a[k] * dinv);
+                v = v > 127.0 ? 127.0 : v < -127.0 ? -127.0 : v;
+                qm[k] = (int8_t)v;
+                s += (int32_t)v;
+            }
         }
         for (ptrdiff_t k = K; k < Kp; k++) qm[k] = 0;
         scale[m] = amax / 127.0f;

@@ -56,6 +56,21 @@ def test_tiny_finite_rows_are_quantized_to_int8(row_max, rng):
     assert np.abs(out - expected).max() <= 5e-2 * max(1.0, np.abs(expected).max())
 
 
+@pytest.mark.parametrize("row_max", [1e-44, 1e-40, 1e-38, 3e-37])
+def test_tiny_activations_with_zeros_are_quantized_to_int8(row_max, rng):
+    """Activations whose row max is below 127 / float32 max (3.7e-37): 127 / max overflows float, and zeros of the
+    row made 0 * inf = NaN cast to int8 (undefined behaviour, csrc/quant.c). The row quantizes in double instead:
+    the int8 layer equals the float layer within int8's tolerance of the weights."""
+    layer = fastrnn.LSTM(8, 16, seed=1)
+    q = fastrnn.quantize_dynamic(layer, "int8")
+    x = (np.float32(row_max) * rng.choice([-1, 0, 1], (6, 3, 8))).astype(np.float32)
+    x[:, :, 0] = np.float32(row_max)   # every row's max
+    out, _ = q(x)
+    expected, _ = layer(x)
+    assert np.isfinite(out).all()
+    assert np.abs(out - expected).max() <= 5e-2 * max(1.0, np.abs(expected).max())
+
+
 @pytest.mark.parametrize("fmt", f.WEIGHT_FORMATS)
 @pytest.mark.parametrize("input_size", [4, 64])
 def test_float32_max_input_never_gives_nan(fmt, input_size, rng):

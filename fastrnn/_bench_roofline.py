@@ -1,5 +1,6 @@
-"""The roofline parts of `fastrnn bench`: this machine's sgemm peak, the FLOPs of a config, the large products
-on their own (fastrnn's packed kernel against OpenBLAS), and streaming steps paced by the caller.
+"""The roofline parts of `fastrnn bench`: this machine's sgemm peak, the FLOPs of a config, how fastrnn runs a
+config (the plan), the large products on their own (fastrnn's packed kernel against OpenBLAS), and streaming steps
+paced by the caller.
 
 All timings are interleaved (each round times every contender once, in turn) and reported as medians, so a
 load that comes and goes hits every contender alike; the report states the load average too.
@@ -148,6 +149,25 @@ def paced_latencies(steppers, steps=PACED_STEPS, period=PACED_PERIOD):
                 samples[name].append(time.perf_counter() - start)
     return {name: (float(np.percentile(times, 50)), float(np.percentile(times, 99)))
             for name, times in samples.items()}
+
+
+def plan_note(layer, steps, batch, kind):
+    """How csrc/plan.c runs the first layer of `layer` for `steps` steps of `batch` rows ("forward", "training" or
+    "step"): the per-step product, and how the call uses the threads."""
+    from . import _kernels
+    cell = layer._current_cells()[0]
+    plan = _kernels.plan(cell, steps, batch, kind)
+    if layer.bidirectional and kind != "step" and _kernels.directions_at_once(cell, steps, batch):
+        threads = "both directions at once"
+    elif plan["row_parts"] > 1:
+        threads = f"{plan['row_parts']} row slices, one thread each"
+    elif plan["threads"] > 1 and plan["product"] == "fused" and kind != "step":
+        threads = f"{plan['threads']} threads split by units, one barrier per step"
+    elif plan["threads"] > 1:
+        threads = f"{plan['threads']} threads per step"
+    else:
+        threads = "1 thread"
+    return f"{plan['product']}, {threads}"
 
 
 def load_note():

@@ -132,6 +132,12 @@ def make_case(config):
     return layer, x, hx
 
 
+def plan_note(config):
+    layer, _, _ = make_case(config)
+    kind = "step" if config.streaming else "training" if config.training else "forward"
+    return roofline.plan_note(layer, 1 if config.streaming else config.steps, config.batch, kind)
+
+
 @functools.lru_cache(maxsize=None)
 def output_gradient(config):
     """d_out = dL/dout (T, B, D*H) of the training configs' loss L = sum(out * d_out)."""
@@ -658,6 +664,9 @@ def main(argv=None):
             "fastrnn's time; % peak: of the sgemm peak above; peer/fastrnn: the best peer's time / fastrnn's")
         table = format_table(results, peak)
         print(table + (f"\n{roofline.OVER_PEAK_NOTE}" if "*" in table else ""))
+        say("how fastrnn ran each config (csrc/plan.c, first layer: per-step product, threads):")
+        for name in results:
+            print(f"  {name}: {plan_note(CONFIGS[name])}")
     if quant_rows:
         say(f"\nreduced precision, median time per call over {args.repeat} round-robin rounds and (max |out - "
             f"out_fp32|) against the {quantrows.FLOAT} layer on the same input; the peers are int8 in every row; "

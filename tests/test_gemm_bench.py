@@ -55,3 +55,10 @@ def test_paced_latencies_calls_every_stepper_paced():
     both = grid.format_paced({64: {"fastrnn": (2e-5, 4e-5), "fastrnn low latency": (1e-5, 2e-5), "ort": (5e-5, 9e-5)}})
     assert "5.00x" in both   # ONNX Runtime's p50 over fastrnn's better mode
     assert max(len(line) for line in both.splitlines()) <= 80
+
+
+def test_the_report_names_how_each_config_ran(two_threads):
+    assert grid.plan_note(grid.CONFIGS["lstm_step_B1_H64"]) == "direct, 1 thread"
+    assert grid.plan_note(grid.CONFIGS["lstm_B1_T200_H512"]) == "fused, 2 threads split by units, one barrier per step"
+    assert grid.plan_note(grid.CONFIGS["lstm_B16_T50_H256"]) == "fused, 2 row slices, one thread each"
+    assert grid.plan_note(grid.CONFIGS["train_lstm_B64_T100_H512"]) == "packed, 2 row slices, one thread each"

@@ -21,7 +21,8 @@
 #define FR_DIRECT_MAX_ROWS 8
 /* The fused step (3 rows x every gate per micro-kernel call) wins where a step streams W_hh for few rows; from
  * this many rows the plain panels (6 rows x 16 columns) and a separate point-wise pass measured 2-8% faster on
- * one Zen 4 core (batch 16 to 64): the gates of a step then stay in L2 anyway. */
+ * one Zen 4 core (batch 16 to 64): the gates of a step then stay in L2 anyway. (On several threads below the row
+ * split, the fused step split by units serves every row count.) */
 #define FR_FUSED_MAX_ROWS 8
 /* A per-step product is split across threads from about 1.5 us of work (LSTM H = 128 at batch 1): each thread
  * then keeps its slice of W_hh in its own L2 (the pool gives it the same part every step). Measured on 2 idle
@@ -129,11 +130,17 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
     plan.threads = step_threads(cell, plan.product, T, B, elem);
     split_rows(cell, T, B, &plan);
     const ptrdiff_t rows = (B + plan.row_parts - 1) / plan.row_parts;   /* of one thread's steps */
-    plan.fused = plan.product == FR_PRODUCT_PACKED && rows <= FR_FUSED_MAX_ROWS && cell->mode != FR_GRU_RB;
     const double flops = step_flops(cell, B);
-    if (plan.fused && plan.row_parts == 1 && cell->w_hr == NULL && flops >= FR_MIN_UNIT_SPLIT_FLOPS &&
-        fr_plan_wake_pays(flops * (double)T))
-        plan.threads = fr_max_threads();
+    /* Below the row split, several threads split the fused step by units (one barrier per step, each thread's
+     * point-wise update beside its product) rather than the plain panels' product (a pool hand-off per step, then
+     * the point-wise pass on one thread). */
+    const int unit_split = plan.product == FR_PRODUCT_PACKED && plan.row_parts == 1 && cell->w_hr == NULL &&
+                           T >= FR_PACKED_MIN_STEPS &&
+                           fr_max_threads() > 1 && flops >= FR_MIN_UNIT_SPLIT_FLOPS &&
+                           fr_plan_wake_pays(flops * (double)T);
+    plan.fused = plan.product == FR_PRODUCT_PACKED && (rows <= FR_FUSED_MAX_ROWS || unit_split) &&
+                 cell->mode != FR_GRU_RB;
+    if (plan.fused && unit_split) plan.threads = fr_max_threads();
     plan.chunk = chunk_steps(cell, T, B, training, elem, FR_CHUNK_BYTES);
     return plan;
 }

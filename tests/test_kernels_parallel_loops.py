@@ -138,7 +138,7 @@ UNIT_VARIANTS = ["lstm", "lstm_peephole", "gru", "rnn_tanh", "rnn_relu"]   # eve
 
 
 @pytest.mark.parametrize("variant", UNIT_VARIANTS)
-@pytest.mark.parametrize("B", [1, 5])
+@pytest.mark.parametrize("B", [1, 5, 13])   # 13: beyond the fused step's 8 rows of one thread
 @pytest.mark.parametrize("with_lengths", [False, True])
 def test_unit_split_matches_reference(variant, B, with_lengths, dtype, two_threads):
     """The fused step on two threads, one barrier per step (csrc/unit_loop.inc), two layers of H = 230 (the last

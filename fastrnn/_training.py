@@ -1,7 +1,8 @@
 """Training for the recurrent layers: forward_train keeps a tape, backward runs BPTT through the kernels.
 
-Mixed into _RecurrentLayer (fastrnn/layers.py), whose _run, _initial_state, _format_output, _cells and grads it
-uses. Shapes as there: T steps, B batch, P size of h, L layers, D directions.
+Mixed into _RecurrentLayer (fastrnn/_recurrent_layer.py), whose _run, _initial_state, _format_output (from
+fastrnn/_sequence_call.py), _cells and grads it uses. Shapes as there: T steps, B batch, P size of h, L layers,
+D directions.
 """
 import weakref
 from typing import Any, Optional, Tuple, Union

@@ -8,8 +8,9 @@ layer configurations inferred from state-dict keys and shapes.
   FormatError, UnsafeFileError    malformed/unsupported file; a file that asks to run code (nothing ran)
 
 Modules, one job each: errors; source (bounds-checked, memory-mapped file access); ziparchive (zip members as
-arrays, never extracted); pickle_scan (opcode scan before unpickling); torch_pickle (torch.save zip files: the
-restricted unpickler); torch_legacy (pre-1.6 torch.save files); safetensors_io; npz (.npz/.npy); load (format
+arrays, never extracted); pickle_scan (opcode scan before unpickling); torch_unpickler (the restricted unpickler),
+torch_globals (what the globals it allows become), torch_dtypes (torch's dtypes, storages as arrays); torch_pickle
+(torch.save zip files); torch_legacy (pre-1.6 torch.save files); safetensors_io; npz (.npz/.npy); load (format
 sniffing, load/save); tree (nested checkpoints, array conversion); atomic (write-then-rename); infer
 (config_from_state_dict, find_recurrent_layers); keras (lstm_from_keras, gru_from_keras); onnx_import
 (from_onnx), onnx_constants (an ONNX graph's constant values) and reversed_layers (layers that run backwards

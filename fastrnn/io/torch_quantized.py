@@ -1,5 +1,5 @@
 """torch's quantized-dynamic RNN weights (torch.ao.nn.quantized.dynamic.LSTM / GRU state dicts), read without
-torch by the restricted unpickler of torch_pickle.
+torch by the restricted unpickler (torch_unpickler).
 
 Such a state dict holds, per layer and direction k, one entry "_all_weight_values.{k}.param": a TorchScript
 object pickled as
@@ -177,7 +177,7 @@ def _rebuild_qtensor(view, storage, storage_offset, size, stride, quantizer_para
 
 
 def globals_table(view, storage_marker):
-    """The (module, name) -> object entries torch_pickle's unpickler adds for quantized RNN weights; view is its
+    """The (module, name) -> object entries torch_unpickler adds for quantized RNN weights; view is its
     strided-view builder, storage_marker(name, dtype) its storage type marker."""
     table = {("torch", "ScriptObject"): ScriptObject,
              ("torch", "QInt8Storage"): storage_marker("QInt8Storage", "int8"),

@@ -12,10 +12,10 @@ array (torch_dtypes: bfloat16 -> float32, big-endian -> native order), a view of
 The opcode stream is scanned first (pickle_scan) so length fields and memo indices that would make the C
 unpickler allocate more than the data justifies are refused before it runs.
 """
-from .errors import FormatError
+from .errors import FormatError, short_repr
 from .pickle_scan import prescan
 from .torch_dtypes import raw_dtype, to_native
-from .torch_unpickler import _short, unpickle
+from .torch_unpickler import unpickle
 
 DATA_PKL_LIMIT = 1 << 30  # bytes; a state dict's pickle is kilobytes to a few megabytes
 
@@ -30,7 +30,7 @@ def _find_prefix(archive):
     tops = [n[:-len("data.pkl")] for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
     if not tops:
         raise FormatError(f"{archive.source.name}: a zip archive without a data.pkl record: not a torch.save "
-                          f"file (members: {_short(names[:8])})")
+                          f"file (members: {short_repr(names[:8])})")
     if len(tops) > 1:
         raise FormatError(f"{archive.source.name}: a zip archive with several data.pkl records {tops}")
     return tops[0]

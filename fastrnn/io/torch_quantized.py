@@ -24,7 +24,7 @@ import collections
 
 import numpy as np
 
-from .errors import FormatError
+from .errors import FormatError, short_repr
 
 _CELL_PARAMS = "__torch__.torch.classes.rnn.CellParamsBase"
 _LINEAR_PARAMS = "__torch__.torch.classes.quantized.LinearPackedParamsBase"
@@ -75,7 +75,7 @@ class ScriptObject:
     def __setstate__(self, state):
         if not isinstance(state, tuple) or len(state) != 2 or state[1] not in (_CELL_PARAMS, _LINEAR_PARAMS):
             name = state[1] if isinstance(state, tuple) and len(state) == 2 else state
-            raise FormatError(f"data.pkl holds a TorchScript object {_short(name)}; only torch's quantized RNN "
+            raise FormatError(f"data.pkl holds a TorchScript object {short_repr(name)}; only torch's quantized RNN "
                               f"weights ({_CELL_PARAMS}) are read")
         self.value = _cell_params(state[0]) if state[1] == _CELL_PARAMS else _linear_params(state[0])
 
@@ -83,29 +83,25 @@ class ScriptObject:
         raise TypeError("not picklable")
 
 
-def _short(value, limit=80):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
 
 def _linear_params(state):
     if not isinstance(state, tuple) or len(state) != 2:
-        raise FormatError(f"a LinearPackedParamsBase state is {_short(state)}, not (weight, bias)")
+        raise FormatError(f"a LinearPackedParamsBase state is {short_repr(state)}, not (weight, bias)")
     weight, bias = state
     if not isinstance(weight, QTensor) and not (isinstance(weight, np.ndarray) and weight.dtype == np.float32):
-        raise FormatError(f"a LinearPackedParamsBase weight is {_short(weight)}, not an int8 quantized or float "
+        raise FormatError(f"a LinearPackedParamsBase weight is {short_repr(weight)}, not an int8 quantized or float "
                           f"tensor")
     if weight.__class__ is np.ndarray and weight.ndim != 2 or isinstance(weight, QTensor) and weight.values.ndim != 2:
         raise FormatError("a LinearPackedParamsBase weight is not a matrix")
     rows = weight.values.shape[0] if isinstance(weight, QTensor) else weight.shape[0]
     if bias is not None and not (isinstance(bias, np.ndarray) and bias.shape == (rows,) and bias.dtype.kind == "f"):
-        raise FormatError(f"a LinearPackedParamsBase bias is {_short(bias)}, not a float vector of {rows}")
+        raise FormatError(f"a LinearPackedParamsBase bias is {short_repr(bias)}, not a float vector of {rows}")
     return LinearPackedParams(weight, bias)
 
 
 def _packed(obj):
     if not isinstance(obj, ScriptObject) or not isinstance(obj.value, LinearPackedParams):
-        raise FormatError(f"a CellParamsBase holds {_short(obj)} where a LinearPackedParamsBase belongs")
+        raise FormatError(f"a CellParamsBase holds {short_repr(obj)} where a LinearPackedParamsBase belongs")
     return obj.value
 
 
@@ -122,10 +118,10 @@ def _as_format(weight, key):
 def _cell_params(state):
     """A CellParamsBase state -> {weight_ih, weight_ih_scale, weight_hh, weight_hh_scale, bias_ih, bias_hh}."""
     if not isinstance(state, tuple) or len(state) != 5 or not all(isinstance(s, list) for s in state[1:]):
-        raise FormatError(f"a CellParamsBase state is {_short(state)}, not (kind, tensors, doubles, longs, packed)")
+        raise FormatError(f"a CellParamsBase state is {short_repr(state)}, not (kind, tensors, doubles, longs, packed)")
     kind, tensors, _doubles, _longs, packed = state
     if kind not in ("quantized_dynamic", "quantized_fp16") or len(packed) != 2:
-        raise FormatError(f"a CellParamsBase of kind {_short(kind)}; only torch's dynamically quantized int8 "
+        raise FormatError(f"a CellParamsBase of kind {short_repr(kind)}; only torch's dynamically quantized int8 "
                           f"('quantized_dynamic') and float16 ('quantized_fp16') RNN weights are read")
     w_ih, w_hh = _packed(packed[0]), _packed(packed[1])
     if kind == "quantized_dynamic":
@@ -152,17 +148,17 @@ def _rebuild_qtensor(view, storage, storage_offset, size, stride, quantizer_para
     values = view(storage, "int8", storage_offset, size, stride)
     if not isinstance(quantizer_params, tuple) or not quantizer_params or \
             not isinstance(quantizer_params[0], QScheme):
-        raise FormatError(f"a quantized tensor with quantizer {_short(quantizer_params)}")
+        raise FormatError(f"a quantized tensor with quantizer {short_repr(quantizer_params)}")
     scheme = quantizer_params[0].name
     rows = values.shape[0] if values.ndim else 0
     if scheme == "per_tensor_affine":
         if len(quantizer_params) != 3 or not isinstance(quantizer_params[1], float) or \
                 type(quantizer_params[2]) is not int:
-            raise FormatError(f"a per-tensor quantized tensor with parameters {_short(quantizer_params)}")
+            raise FormatError(f"a per-tensor quantized tensor with parameters {short_repr(quantizer_params)}")
         scale, zero = np.full(rows, quantizer_params[1], np.float32), np.full(rows, quantizer_params[2])
     else:
         if len(quantizer_params) != 4 or quantizer_params[3] != 0:
-            raise FormatError(f"a per-channel quantized tensor with parameters {_short(quantizer_params)}; only "
+            raise FormatError(f"a per-channel quantized tensor with parameters {short_repr(quantizer_params)}; only "
                               f"per-row (axis 0) scales are read")
         scale, zero = quantizer_params[1], quantizer_params[2]
         if not all(isinstance(a, np.ndarray) and a.shape == (rows,) for a in (scale, zero)):

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from .errors import FormatError, UnsafeFileError
+from .errors import FormatError, UnsafeFileError, short_repr
 from . import torch_quantized
 from .source import check_shape
 from .torch_dtypes import _DTYPES, _STORAGE_TYPES, _UNSUPPORTED_DTYPES, _UNSUPPORTED_STORAGES
@@ -112,16 +112,16 @@ class _TorchUnpickler(pickle.Unpickler):
     # ------------------------------------------------------------------------------------------- storages
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
-            raise FormatError(f"{self._name}: data.pkl has an unknown persistent record {_short(pid)}")
+            raise FormatError(f"{self._name}: data.pkl has an unknown persistent record {short_repr(pid)}")
         _, storage_type, key, location, numel = pid[:5]
         if not isinstance(storage_type, _Marker) or storage_type.kind != "storage":
-            raise FormatError(f"{self._name}: storage record {_short(pid)} does not name a torch storage type")
+            raise FormatError(f"{self._name}: storage record {short_repr(pid)} does not name a torch storage type")
         if not isinstance(key, str) or not _STORAGE_KEY.fullmatch(key):
-            raise FormatError(f"{self._name}: storage record has an invalid key {_short(key)}")
+            raise FormatError(f"{self._name}: storage record has an invalid key {short_repr(key)}")
         if not isinstance(location, str):
             raise FormatError(f"{self._name}: storage record {key!r} has a non-string location")
         if type(numel) is not int or numel < 0:
-            raise FormatError(f"{self._name}: storage record {key!r} has an invalid element count {_short(numel)}")
+            raise FormatError(f"{self._name}: storage record {key!r} has an invalid element count {short_repr(numel)}")
         if len(pid) == 6 and pid[5] is not None:  # legacy files: a view into another storage
             raise FormatError(f"{self._name}: storage {key!r} is a legacy storage view, which fastrnn does not "
                               f"read; {_RESAVE}")
@@ -130,7 +130,7 @@ class _TorchUnpickler(pickle.Unpickler):
     # ------------------------------------------------------------------------------------ tensor rebuilding
     def _rebuild_tensor(self, storage, storage_offset, size, stride, *_ignored):
         if not isinstance(storage, _StorageRef) or storage.dtype == "untyped":
-            raise FormatError(f"{self._name}: a tensor is rebuilt from {_short(storage)}, not a typed storage")
+            raise FormatError(f"{self._name}: a tensor is rebuilt from {short_repr(storage)}, not a typed storage")
         return self._view(storage, storage.dtype, storage_offset, size, stride)
 
     def _rebuild_tensor_v2(self, storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
@@ -140,9 +140,9 @@ class _TorchUnpickler(pickle.Unpickler):
     def _rebuild_tensor_v3(self, storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
                            metadata=None):
         if not isinstance(storage, _StorageRef):
-            raise FormatError(f"{self._name}: a tensor is rebuilt from {_short(storage)}, not a storage")
+            raise FormatError(f"{self._name}: a tensor is rebuilt from {short_repr(storage)}, not a storage")
         if not isinstance(dtype, _DTypeName):
-            raise FormatError(f"{self._name}: a tensor names dtype {_short(dtype)}, not a torch dtype")
+            raise FormatError(f"{self._name}: a tensor names dtype {short_repr(dtype)}, not a torch dtype")
         if storage.dtype not in ("untyped", dtype.dtype):
             raise FormatError(f"{self._name}: storage {storage.key!r} holds {storage.dtype} but a tensor reads "
                               f"it as {dtype.dtype}")
@@ -152,8 +152,8 @@ class _TorchUnpickler(pickle.Unpickler):
         """A tensor with Python attributes (or a Parameter): the plain tensor; its attributes are dropped."""
         rebuilds = (self._rebuild_tensor, self._rebuild_tensor_v2, self._rebuild_tensor_v3, _rebuild_parameter)
         if func not in rebuilds or not isinstance(new_type, _Marker) or not isinstance(args, tuple):
-            raise FormatError(f"{self._name}: _rebuild_from_type_v2 is asked to call {_short(func)} for "
-                              f"{_short(new_type)}; only plain tensors and parameters are read")
+            raise FormatError(f"{self._name}: _rebuild_from_type_v2 is asked to call {short_repr(func)} for "
+                              f"{short_repr(new_type)}; only plain tensors and parameters are read")
         return func(*args)
 
     def _view(self, storage, dtype_name, offset, size, stride):
@@ -161,7 +161,7 @@ class _TorchUnpickler(pickle.Unpickler):
         ints = (lambda v: isinstance(v, (tuple, list)) and all(type(i) is int and i >= 0 for i in v))
         if type(offset) is not int or offset < 0 or not ints(size) or not ints(stride) or len(size) != len(stride):
             raise FormatError(f"{self._name}: tensor of storage {storage.key!r} has an invalid layout: "
-                              f"offset {_short(offset)}, size {_short(size)}, stride {_short(stride)}")
+                              f"offset {short_repr(offset)}, size {short_repr(size)}, stride {short_repr(stride)}")
         check_shape(size, 1, f"{self._name}: tensor of storage {storage.key!r}")
         base = self._storage_array(storage, dtype_name)  # 1-D, checked against the member's size
         if base is None:  # a recording pass (legacy files): storages noted, no views built
@@ -199,13 +199,9 @@ def _contiguous_strides(size):
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
     """A Parameter is its data here."""
     if not isinstance(data, np.ndarray):
-        raise FormatError(f"a parameter is rebuilt from {_short(data)}, not a tensor")
+        raise FormatError(f"a parameter is rebuilt from {short_repr(data)}, not a tensor")
     return data
 
-
-def _short(value, limit=80):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def unpickle(data, storage_array, name):

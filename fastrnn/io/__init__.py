@@ -12,8 +12,9 @@ arrays, never extracted); pickle_scan (opcode scan before unpickling); torch_pic
 restricted unpickler); torch_legacy (pre-1.6 torch.save files); safetensors_io; npz (.npz/.npy); load (format
 sniffing, load/save); tree (nested checkpoints, array conversion); atomic (write-then-rename); infer
 (config_from_state_dict, find_recurrent_layers); keras (lstm_from_keras, gru_from_keras); onnx_import
-(from_onnx), onnx_constants (an ONNX graph's constant values) and reversed_layers (layers that run backwards
-in time, for ONNX reverse nodes); cli (fastrnn inspect / convert).
+(from_onnx), onnx_file (an ONNX file read and checked: text, unique names, external data), onnx_constants (an
+ONNX graph's constant values) and reversed_layers (layers that run backwards in time, for ONNX reverse nodes);
+cli (fastrnn inspect / convert).
 Importing this package is cheap: the readers are imported on first use. torch is never imported.
 """
 import os

@@ -1,0 +1,175 @@
+"""Layers around the recurrent core for the session's executor: MatMul, Gemm, Conv (1-D), BatchNormalization,
+LayerNormalization, Softmax, LogSoftmax, the Reduce* family, ArgMax/ArgMin, Dropout (inference: the identity).
+
+Shapes (ONNX's): MatMul A (..., M, K) @ B (..., K, N); Gemm A (M, K) or its transpose, B (K, N) or its
+transpose, C broadcast to (M, N); Conv X (N, C, L), W (M, C/group, K), B (M,) -> (N, M, L_out).
+"""
+import numpy as np
+
+from fastrnn.io.errors import FormatError
+
+
+def _matmul(node):
+    return np.matmul
+
+
+def _gemm(node):
+    alpha, beta = node.attrs.get("alpha", 1.0), node.attrs.get("beta", 1.0)
+    trans_a, trans_b = node.attrs.get("transA", 0), node.attrs.get("transB", 0)
+
+    def run(a, b, c=None):
+        out = np.matmul(a.T if trans_a else a, b.T if trans_b else b)
+        if alpha != 1.0:
+            out *= out.dtype.type(alpha)
+        if c is not None:
+            out += c if beta == 1.0 else c * c.dtype.type(beta)
+        return out
+    return run
+
+
+def _conv(node):
+    """1-D convolution by one matrix product over sliding windows (no Python loop over positions)."""
+    group = node.attrs.get("group", 1)
+    auto_pad = node.attrs.get("auto_pad", "NOTSET")
+    stride = node.attrs.get("strides", [1])
+    dilation = node.attrs.get("dilations", [1])
+    pads = node.attrs.get("pads", [0, 0])
+    if len(stride) != 1 or len(dilation) != 1 or len(pads) != 2:
+        raise FormatError(f"Conv node {node.name!r}: only 1-D convolutions are supported (strides {stride}, "
+                          f"dilations {dilation}, pads {pads})")
+    stride, dilation = stride[0], dilation[0]
+
+    def run(x, w, b=None):
+        if x.ndim != 3 or w.ndim != 3:
+            raise ValueError(f"Conv node {node.name!r}: X {x.shape} and W {w.shape}; fastrnn runs 1-D "
+                             f"convolutions, X (N, C, L) and W (M, C/group, K)")
+        K = w.shape[2]
+        span = dilation * (K - 1) + 1
+        begin, end = pads
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            total = max((-(-x.shape[2] // stride) - 1) * stride + span - x.shape[2], 0)
+            begin = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+            end = total - begin
+        elif auto_pad == "VALID":
+            begin = end = 0
+        padded = np.pad(x, ((0, 0), (0, 0), (begin, end))) if begin or end else x
+        windows = np.lib.stride_tricks.sliding_window_view(padded, span, axis=2)[:, :, ::stride, ::dilation]
+        N, C, L_out = windows.shape[:3]                 # windows (N, C, L_out, K)
+        M, Cg = w.shape[0], C // group
+        if Cg * group != C or w.shape[1] != Cg or M % group:
+            raise ValueError(f"Conv node {node.name!r}: W {w.shape} does not fit X {x.shape} with group {group}")
+        out = np.empty((N, M, L_out), np.result_type(x, w))
+        Mg = M // group
+        for g in range(group):
+            cols = windows[:, g * Cg:(g + 1) * Cg].transpose(0, 2, 1, 3).reshape(N, L_out, Cg * K)
+            out[:, g * Mg:(g + 1) * Mg] = (cols @ w[g * Mg:(g + 1) * Mg].reshape(Mg, Cg * K).T).transpose(0, 2, 1)
+        if b is not None:
+            out += b[:, None]
+        return out
+    return run
+
+
+def _batch_norm(node):
+    epsilon = node.attrs.get("epsilon", 1e-5)
+
+    def run(x, scale, bias, mean, var):
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        factor = (scale / np.sqrt(var + var.dtype.type(epsilon))).reshape(shape)
+        return (x - mean.reshape(shape)) * factor + bias.reshape(shape)
+    return run
+
+
+def _layer_norm(node):
+    axis, epsilon = node.attrs.get("axis", -1), node.attrs.get("epsilon", 1e-5)
+    outputs = len(node.outputs)
+
+    def run(x, scale, bias=None):
+        axes = tuple(range(axis % x.ndim, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        inv_std = 1.0 / np.sqrt((centered * centered).mean(axis=axes, keepdims=True) + x.dtype.type(epsilon))
+        y = centered * inv_std * scale
+        if bias is not None:
+            y += bias
+        return (y, mean, inv_std)[:outputs] if outputs > 1 else y
+    return run
+
+
+def _softmax_axis(node, x):
+    axis = node.attrs.get("axis", -1 if node.opset >= 13 else 1)
+    return axis % x.ndim
+
+
+def _softmax(node):
+    def run(x):
+        if node.opset < 13:   # older opsets: softmax over the dims from `axis` on, flattened
+            k = _softmax_axis(node, x)
+            return run_axis(x.reshape(x.shape[:k] + (-1,)), -1).reshape(x.shape)
+        return run_axis(x, node.attrs.get("axis", -1))
+
+    def run_axis(x, axis):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
+    return run
+
+
+def _log_softmax(node):
+    def run(x):
+        axis = -1 if node.opset < 13 else node.attrs.get("axis", -1)
+        flat = x.reshape(x.shape[:_softmax_axis(node, x)] + (-1,)) if node.opset < 13 else x
+        shifted = flat - flat.max(axis=axis, keepdims=True)
+        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return shifted.reshape(x.shape)
+    return run
+
+
+# axes: an attribute up to opset 12 (ReduceSum) / 17 (the others), then an optional input
+_REDUCERS = {"ReduceSum": np.sum, "ReduceMean": np.mean, "ReduceMax": np.max, "ReduceMin": np.min,
+             "ReduceProd": np.prod}
+
+
+def _reduce(node):
+    reducer, keepdims = _REDUCERS[node.op], bool(node.attrs.get("keepdims", 1))
+    noop = node.attrs.get("noop_with_empty_axes", 0)
+    attribute_axes = node.attrs.get("axes")
+
+    def run(x, axes=None):
+        axes = attribute_axes if axes is None else [int(a) for a in axes]
+        if not axes:
+            if noop:
+                return x
+            axes = range(x.ndim)
+        out = reducer(x, axis=tuple(int(a) for a in axes), keepdims=keepdims)
+        return np.asarray(out, dtype=x.dtype)
+    return run
+
+
+def _arg(node):
+    axis, keepdims = node.attrs.get("axis", 0), bool(node.attrs.get("keepdims", 1))
+    last = node.attrs.get("select_last_index", 0)
+    pick = np.argmax if node.op == "ArgMax" else np.argmin
+
+    def run(x):
+        if last:
+            flipped = np.flip(x, axis=axis)
+            index = x.shape[axis] - 1 - pick(flipped, axis=axis, keepdims=keepdims)
+        else:
+            index = pick(x, axis=axis, keepdims=keepdims)
+        return np.asarray(index, np.int64)
+    return run
+
+
+def _dropout(node):
+    two = len(node.outputs) > 1
+
+    def run(x, ratio=None, training=None):
+        if training is not None and bool(training):
+            raise ValueError(f"Dropout node {node.name!r}: training_mode is true; the session runs inference")
+        return (x, np.ones(x.shape, bool)) if two else x
+    return run
+
+
+BUILDERS = {"MatMul": _matmul, "Gemm": _gemm, "Conv": _conv, "BatchNormalization": _batch_norm,
+            "LayerNormalization": _layer_norm, "Softmax": _softmax, "LogSoftmax": _log_softmax,
+            "ArgMax": _arg, "ArgMin": _arg, "Dropout": _dropout, **{op: _reduce for op in _REDUCERS}}

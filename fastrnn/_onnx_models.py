@@ -15,6 +15,9 @@ FEATURES = 6    # features per step of the numeric-input models
 def _models(torch):
     nn = torch.nn
 
+    def _valid(ids, lengths):   # (B, T): step t < lengths[b] (cumsum, not arange(T): the dynamo exporter keeps
+        return torch.ones_like(ids).cumsum(1) <= lengths[:, None]   # T dynamic through it)
+
     class SentimentLSTM(nn.Module):               # examples/sentiment_lstm.py: ids (B, T) -> (B, 1)
         def __init__(self):
             super().__init__()
@@ -36,7 +39,7 @@ def _models(torch):
 
         def forward(self, ids, lengths):
             out = self.norm(self.lstm(self.embedding(ids))[0])
-            valid = (torch.arange(ids.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1)
+            valid = _valid(ids, lengths).unsqueeze(-1)
             return self.fc((out * valid).sum(1) / lengths[:, None])
 
     class GRURegressor(nn.Module):                # examples/gru_regressor.py: x (B, T, F) -> (B, 1)
@@ -70,7 +73,7 @@ def _models(torch):
         def forward(self, ids, lengths):
             out = self.lstm(self.embedding(ids))[0]
             scores = self.score(torch.tanh(self.proj(out))).squeeze(-1)
-            valid = torch.arange(out.shape[1])[None, :] < lengths[:, None]
+            valid = _valid(ids, lengths)
             weights = torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=1)
             return self.fc((weights.unsqueeze(-1) * out).sum(1))
 

@@ -1,5 +1,5 @@
 """Layers around the recurrent core for the session's executor: MatMul, Gemm, Conv (1-D), BatchNormalization,
-LayerNormalization, Softmax, LogSoftmax, the Reduce* family, ArgMax/ArgMin, Dropout (inference: the identity).
+LayerNormalization, Softmax, LogSoftmax, the Reduce* family, ArgMax/ArgMin, CumSum, Dropout (inference: the identity).
 
 Shapes (ONNX's): MatMul A (..., M, K) @ B (..., K, N); Gemm A (M, K) or its transpose, B (K, N) or its
 transpose, C broadcast to (M, N); Conv X (N, C, L), W (M, C/group, K), B (M,) -> (N, M, L_out).
@@ -160,6 +160,20 @@ def _arg(node):
     return run
 
 
+def _cumsum(node):
+    exclusive, reverse = node.attrs.get("exclusive", 0), node.attrs.get("reverse", 0)
+
+    def run(x, axis):
+        axis = int(np.asarray(axis).reshape(-1)[0])
+        data = np.flip(x, axis) if reverse else x
+        out = np.cumsum(data, axis=axis, dtype=x.dtype)
+        if exclusive:
+            out = np.concatenate([np.zeros_like(np.take(out, [0], axis=axis)),
+                                  np.take(out, np.arange(out.shape[axis] - 1), axis=axis)], axis=axis)
+        return np.flip(out, axis) if reverse else out
+    return run
+
+
 def _dropout(node):
     two = len(node.outputs) > 1
 
@@ -172,4 +186,4 @@ def _dropout(node):
 
 BUILDERS = {"MatMul": _matmul, "Gemm": _gemm, "Conv": _conv, "BatchNormalization": _batch_norm,
             "LayerNormalization": _layer_norm, "Softmax": _softmax, "LogSoftmax": _log_softmax,
-            "ArgMax": _arg, "ArgMin": _arg, "Dropout": _dropout, **{op: _reduce for op in _REDUCERS}}
+            "ArgMax": _arg, "ArgMin": _arg, "CumSum": _cumsum, "Dropout": _dropout, **{op: _reduce for op in _REDUCERS}}

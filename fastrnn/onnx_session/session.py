@@ -202,4 +202,4 @@ def _owned(value, fed):
     value = np.asarray(value)
     if not value.flags.writeable or any(np.may_share_memory(value, x) for x in fed):
         return np.array(value, copy=True, order="C")
-    return np.ascontiguousarray(value)
+    return value if value.flags.c_contiguous else np.array(value, order="C")

@@ -25,10 +25,11 @@ def output_bytes(node, arrays):
     if not present:
         return _constant_bytes(node)
     data = present[0]
-    itemsize = max(a.itemsize for a in present)
+    itemsize = data.itemsize   # what the data input holds; index, shape and pad inputs do not carry over
     op = node.op
     if op == "ConstantOfShape":
-        return _count(data.reshape(-1)) * 8
+        value = node.attrs.get("value")
+        return _count(data.reshape(-1)) * (4 if value is None else np.asarray(value).itemsize)
     if op == "Expand":
         return _count(np.broadcast_shapes(data.shape, tuple(int(d) for d in arrays[1].reshape(-1)))) * itemsize
     if op == "Tile":
@@ -58,6 +59,7 @@ def output_bytes(node, arrays):
         return data.shape[0] * arrays[1].shape[0] * (data.shape[-1] + sum(_attr(node, "pads", [0, 0]))) * itemsize
     if op == "Cast":
         return data.size * 16
+    itemsize = max(a.itemsize for a in present)
     try:
         return _count(np.broadcast_shapes(*(a.shape for a in present))) * itemsize
     except ValueError:

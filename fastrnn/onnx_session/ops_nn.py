@@ -8,6 +8,8 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
+from .ops_tensor import constant_axes
+
 
 def _matmul(node):
     return np.matmul
@@ -108,8 +110,9 @@ def _softmax(node):
         return run_axis(x, node.attrs.get("axis", -1))
 
     def run_axis(x, axis):
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        e /= e.sum(axis=axis, keepdims=True)
+        e = np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True))
+        np.exp(e, out=e)
+        e /= np.add.reduce(e, axis=axis, keepdims=True)
         return e
     return run
 
@@ -125,8 +128,8 @@ def _log_softmax(node):
 
 
 # axes: an attribute up to opset 12 (ReduceSum) / 17 (the others), then an optional input
-_REDUCERS = {"ReduceSum": np.sum, "ReduceMean": np.mean, "ReduceMax": np.max, "ReduceMin": np.min,
-             "ReduceProd": np.prod}
+_REDUCERS = {"ReduceSum": np.add.reduce, "ReduceMean": np.mean, "ReduceMax": np.maximum.reduce,
+             "ReduceMin": np.minimum.reduce, "ReduceProd": np.multiply.reduce}
 
 
 def _reduce(node):
@@ -135,14 +138,22 @@ def _reduce(node):
     attribute_axes = node.attrs.get("axes")
 
     def run(x, axes=None):
-        axes = attribute_axes if axes is None else [int(a) for a in axes]
+        axes = attribute_axes if axes is None else axes.reshape(-1).tolist()
         if not axes:
             if noop:
                 return x
             axes = range(x.ndim)
-        out = reducer(x, axis=tuple(int(a) for a in axes), keepdims=keepdims)
-        return np.asarray(out, dtype=x.dtype)
+        return _as_array_of(reducer(x, axis=tuple(axes), keepdims=keepdims), x.dtype)
+
+    known = constant_axes(node, 1)
+    if known:   # constant axes: the reduction alone
+        axes_tuple = tuple(known)
+        return lambda x, axes=None: _as_array_of(reducer(x, axis=axes_tuple, keepdims=keepdims), x.dtype)
     return run
+
+
+def _as_array_of(out, dtype):
+    return out if out.__class__ is np.ndarray and out.dtype == dtype else np.asarray(out, dtype=dtype)
 
 
 def _arg(node):

@@ -31,8 +31,17 @@ def check_growth(node, shape, itemsize):
 def _axes(node, given, position_name="axes"):
     """Axes from the input (opset >= 13 for Squeeze/Unsqueeze) or the attribute of older opsets."""
     if given is not None:
-        return [int(a) for a in np.asarray(given).reshape(-1)]
+        return np.asarray(given).reshape(-1).tolist()
     return list(node.attrs.get(position_name, []))
+
+
+def constant_axes(node, position, attribute="axes"):
+    """The node's axes when they are known at load (a constant input, or the attribute when the input is
+    absent); None when they come at run time."""
+    if len(node.inputs) > position and node.inputs[position]:
+        value = node.constants[position]
+        return None if value is None else np.asarray(value).reshape(-1).tolist()
+    return list(node.attrs.get(attribute, []))
 
 
 def _shape(node):
@@ -73,12 +82,22 @@ def _squeeze(node):
     def run(data, axes=None):
         axes = _axes(node, axes)
         return np.squeeze(data, axis=tuple(axes)) if axes else np.squeeze(data)
+
+    known = constant_axes(node, 1)
+    if known and all(a >= 0 for a in known):   # the usual export: constant non-negative axes
+        def fast(data, axes=None):
+            if any(data.shape[a] != 1 for a in known if a < data.ndim) or max(known) >= data.ndim:
+                return run(data, known)   # NumPy's error, named by the executor
+            return data.reshape([d for k, d in enumerate(data.shape) if k not in known])
+        return fast
     return run
 
 
 def _unsqueeze(node):
+    known = constant_axes(node, 1)
+
     def run(data, axes=None):
-        axes = _axes(node, axes)
+        axes = known if known is not None else _axes(node, axes)
         rank = data.ndim + len(axes)
         shape = list(data.shape)
         for axis in sorted(a + rank if a < 0 else a for a in axes):
@@ -156,9 +175,11 @@ def _constant_of_shape(node):
         raise FormatError(f"ConstantOfShape node {node.name!r}: value holds no element")
 
     def run(shape):
-        shape = [int(d) for d in shape]
+        shape = shape.tolist()
         check_growth(node, shape, fill.itemsize)
-        return np.full(shape, fill[0], fill.dtype)
+        out = np.empty(shape, fill.dtype)
+        out.fill(fill[0])
+        return out
     return run
 
 

@@ -37,13 +37,15 @@ def onnx_dtype(code, node=None):
 
 class NodeSpec:
     """One node as the op builders see it: op, name, attrs {name: Python value or array}, opset, inputs and
-    outputs (value names, "" for an absent optional one), proto (the NodeProto)."""
+    outputs (value names, "" for an absent optional one), constants (per input, its value when it is a constant
+    at load, else None: builders specialise on constant axes and shapes), proto (the NodeProto)."""
 
     def __init__(self, onnx, proto, index, opset):
         self.proto, self.op, self.opset = proto, proto.op_type, opset
         self.name = proto.name or f"{proto.op_type}_{index}"
         self.inputs, self.outputs = list(proto.input), list(proto.output)
         self.attrs = {a.name: _attribute(onnx, a, self) for a in proto.attribute}
+        self.constants = [None] * len(self.inputs)
 
 
 def _attribute(onnx, attribute, node):
@@ -144,6 +146,7 @@ class Plan:
             self.recurrent.append(step)
             function = step
         else:
+            node.constants = [constants.get(name) if name else None for name in node.inputs]
             function = BUILDERS[node.op](node)
         present = [name for name in node.inputs if name]
         if node.op not in RECURRENT and all(name in constants for name in present):

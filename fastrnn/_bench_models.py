@@ -104,5 +104,5 @@ def format_rows(rows):
     lines = [header, "-" * len(header)]
     for name, B, T, ours, theirs, overhead in rows:
         lines.append(f"{name:<20} | {B:>2} | {T:>2} | {_us(ours):>9} | {_us(theirs):>9} | {theirs / ours:>10.2f}x | "
-                     f"{_us(overhead) if overhead is not None else '':>8}")
+                     f"{_us(overhead) if overhead is not None else '':>8}".rstrip())
     return "\n".join(lines)

@@ -82,18 +82,31 @@ def _batch_norm(node):
 
 
 def _layer_norm(node):
+    """Over the dims from `axis` on, flattened: x (N, D) -> (x - mean) / sqrt(var + epsilon) * scale + bias."""
     axis, epsilon = node.attrs.get("axis", -1), node.attrs.get("epsilon", 1e-5)
     outputs = len(node.outputs)
 
     def run(x, scale, bias=None):
-        axes = tuple(range(axis % x.ndim, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        inv_std = 1.0 / np.sqrt((centered * centered).mean(axis=axes, keepdims=True) + x.dtype.type(epsilon))
-        y = centered * inv_std * scale
+        k = axis % x.ndim
+        D = int(np.prod(x.shape[k:], dtype=np.int64))
+        rows = x.reshape(-1, D)
+        mean = np.add.reduce(rows, axis=1, keepdims=True)
+        mean *= 1.0 / D
+        y = rows - mean
+        var = np.einsum("ij,ij->i", y, y)[:, None]       # one pass, no squared temporary
+        var *= 1.0 / D
+        var += epsilon
+        inv_std = np.sqrt(var, out=var)
+        np.reciprocal(inv_std, out=inv_std)
+        y *= inv_std
+        y = y.reshape(x.shape)
+        y *= scale
         if bias is not None:
             y += bias
-        return (y, mean, inv_std)[:outputs] if outputs > 1 else y
+        if outputs == 1:
+            return y
+        stats = x.shape[:k] + (1,) * (x.ndim - k)
+        return (y, mean.reshape(stats), inv_std.reshape(stats))[:outputs]
     return run
 
 

@@ -10,7 +10,6 @@ import collections
 import numpy as np
 
 from fastrnn.io.errors import FormatError
-from fastrnn.io import onnx_constants
 
 from . import fold, ops_elementwise, ops_nn, ops_tensor
 from .ops_recurrent import RecurrentStep
@@ -89,6 +88,8 @@ class Plan:
     input slots, output slots)]; inputs [(name, slot, ValueInfoProto)]; outputs [(name, slot, ValueInfoProto)]."""
 
     def __init__(self, onnx, model, stored_bytes):
+        from fastrnn.io import onnx_constants   # (fastrnn.io imports no reader until one is used)
+
         graph = model.graph
         opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
         if opset is None:
@@ -106,6 +107,7 @@ class Plan:
         nodes = [NodeSpec(onnx, proto, index, opset) for index, proto in enumerate(graph.node)]
         _refuse_unsupported(nodes)
         order = _topological(nodes, graph_inputs | set(constants))
+        self._fold_limit = onnx_constants.FOLD_LIMIT
         self._budget = onnx_constants.FOLD_LIMIT * stored_bytes + onnx_constants.FOLD_SLACK
         self.input_slots = [self._slot(name) for name, _ in self.inputs]
         self.steps, self.recurrent, self._zeros = [], [], set()
@@ -168,7 +170,7 @@ class Plan:
             raise FormatError(f"{node.op} node {node.name!r} has constant inputs that make no sense: {exc}") from None
         if size > self._budget:
             raise FormatError(f"evaluating {node.op} node {node.name!r} at load would produce about {size} bytes, "
-                              f"past what {onnx_constants.FOLD_LIMIT}x the file's size allows (a crafted graph?)")
+                              f"past what {self._fold_limit}x the file's size allows (a crafted graph?)")
         self._budget -= size
         try:
             result = function(*arrays)

@@ -8,6 +8,7 @@ load, so threads may call one session at once (each call's values are its own lo
 """
 import functools
 import os
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -22,8 +23,11 @@ class NodeArg:
     dims, None for unknown ones), type ('tensor(float)', 'tensor(int64)', ...)."""
 
     __slots__ = ("name", "shape", "type")
+    name: str
+    shape: List[Union[int, str, None]]
+    type: str
 
-    def __init__(self, onnx, value):
+    def __init__(self, onnx: Any, value: Any) -> None:
         tensor = value.type.tensor_type
         self.name = value.name
         self.type = f"tensor({onnx.TensorProto.DataType.Name(tensor.elem_type).lower()})"
@@ -54,7 +58,8 @@ class InferenceSession:
     Raises FormatError at load for a file fastrnn cannot run, naming the op and node it lacks.
     """
 
-    def __init__(self, path_or_bytes, sess_options=None, providers=None, provider_options=None, **kwargs):
+    def __init__(self, path_or_bytes: Union[str, bytes, "os.PathLike[str]"], sess_options: Any = None,
+                 providers: Optional[Sequence[Any]] = None, provider_options: Any = None, **kwargs: Any) -> None:
         from fastrnn.io.onnx_file import load_model
         from fastrnn.io.onnx_import import import_onnx
 
@@ -76,22 +81,23 @@ class InferenceSession:
         self._plan = plan
         self._execute, self._nodes = compile_steps(plan.steps, plan.input_slots, plan.output_slots, plan.initial)
 
-    def get_inputs(self):
+    def get_inputs(self) -> List[NodeArg]:
         """The graph inputs the caller feeds (initializers excluded), as NodeArg (.name, .shape, .type)."""
         return list(self._inputs)
 
-    def get_outputs(self):
+    def get_outputs(self) -> List[NodeArg]:
         """The graph outputs, as NodeArg (.name, .shape, .type)."""
         return list(self._outputs)
 
-    def get_providers(self):
+    def get_providers(self) -> List[str]:
         return ["CPUExecutionProvider"]
 
-    def run(self, output_names, input_feed, run_options=None):
+    def run(self, output_names: Optional[Sequence[str]], input_feed: Dict[str, Any],
+            run_options: Any = None) -> List[np.ndarray]:
         """[array per name of `output_names`] (all outputs, in graph order, for None) from input_feed {name: array}."""
         return self._run(self._execute, self._nodes, output_names, input_feed)
 
-    def stream(self):
+    def stream(self) -> "InferenceStream":
         """A stateful handle with the same run(): each recurrent node whose initial states are not graph inputs
         starts each call from its final states of the previous call (reset() forgets them)."""
         return InferenceStream(self)
@@ -163,7 +169,7 @@ class InferenceStream:
     InferenceSession.stream). Streams are independent of each other and of their session; one stream serves
     one sequence at a time (use one stream per thread)."""
 
-    def __init__(self, session):
+    def __init__(self, session: InferenceSession) -> None:
         plan = session._plan
         self._session = session
         self._carry = {}
@@ -172,18 +178,19 @@ class InferenceStream:
         self._execute, self._nodes = compile_steps(plan.steps, plan.input_slots, plan.output_slots, plan.initial,
                                                    carrying)
 
-    def run(self, output_names, input_feed, run_options=None):
+    def run(self, output_names: Optional[Sequence[str]], input_feed: Dict[str, Any],
+            run_options: Any = None) -> List[np.ndarray]:
         """As InferenceSession.run, starting each carried recurrent node from the previous call's states."""
         return self._session._run(self._execute, self._nodes, output_names, input_feed)
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the carried states: the next call starts from the graph's own initial states."""
         self._carry.clear()
 
-    def get_inputs(self):
+    def get_inputs(self) -> List[NodeArg]:
         return self._session.get_inputs()
 
-    def get_outputs(self):
+    def get_outputs(self) -> List[NodeArg]:
         return self._session.get_outputs()
 
 

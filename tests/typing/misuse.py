@@ -10,3 +10,4 @@ gru_state: tuple = fastrnn.GRU(3, 4)(np.zeros((5, 3)))[1]  # error: Incompatible
 h, c = fastrnn.LSTM(3, 4).step(np.zeros(3))[1]
 c.no_such_attribute  # error: has no attribute "no_such_attribute"
 fastrnn.load("model.pt")["lstm.weight_ih_l0"]  # error: No overload variant of "__getitem__" of "list" matches
+fastrnn.InferenceSession(3)  # error: Argument 1 to "InferenceSession" has incompatible type "int"

@@ -122,19 +122,41 @@ def _models(torch):
             feats = torch.clamp(self.conv(x.transpose(1, 2)), 0.0, 6.0).transpose(1, 2)
             return torch.softmax(self.head(self.gru(feats)[0]), dim=-1)
 
+    class ElmanClassifier(nn.Module):            # a 2-layer tanh RNN (nn.RNN), mean over time, softmax head
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(FEATURES, 24, num_layers=2, batch_first=True)
+            self.fc = nn.Linear(24, 3)
+
+        def forward(self, x):
+            return torch.softmax(self.fc(self.rnn(x)[0].mean(dim=1)), dim=-1)
+
+    class StatefulGRU(nn.Module):                 # states in and out as graph inputs/outputs, a bidirectional layer
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(FEATURES, 16, num_layers=2, batch_first=True, bidirectional=True)
+            self.fc = nn.Linear(32, 2)
+
+        def forward(self, x, h0):
+            out, h_n = self.gru(x, h0)
+            return self.fc(out), h_n
+
     return {"sentiment_lstm": (SentimentLSTM, "ids"), "sequence_classifier": (SequenceClassifier, "ids+lengths"),
             "gru_regressor": (GRURegressor, "features"), "bilstm_tagger": (BiLSTMTagger, "ids"),
             "attention_classifier": (AttentionClassifier, "ids+lengths"), "charlm": (CharLM, "ids"),
             "bigru_tagger": (BiGRUTagger, "ids"), "self_attention_lstm": (SelfAttentionLSTM, "features"),
-            "conv_gru": (ConvGRU, "features")}
+            "conv_gru": (ConvGRU, "features"), "elman_classifier": (ElmanClassifier, "features"),
+            "stateful_gru": (StatefulGRU, "features+state")}
 
 
 EXAMPLES = ("sentiment_lstm", "sequence_classifier", "gru_regressor", "bilstm_tagger", "attention_classifier",
             "charlm")
-OWN = ("bigru_tagger", "self_attention_lstm", "conv_gru")
+OWN = ("bigru_tagger", "self_attention_lstm", "conv_gru", "elman_classifier", "stateful_gru")
 KINDS = {"sentiment_lstm": "ids", "sequence_classifier": "ids+lengths", "gru_regressor": "features",
          "bilstm_tagger": "ids", "attention_classifier": "ids+lengths", "charlm": "ids", "bigru_tagger": "ids",
-         "self_attention_lstm": "features", "conv_gru": "features"}
+         "self_attention_lstm": "features", "conv_gru": "features", "elman_classifier": "features",
+         "stateful_gru": "features+state"}
+STATE_SHAPE = (4, 16)   # stateful_gru's h0 (L*D, B, H) without B
 
 
 def build(torch, name, seed=0):
@@ -145,10 +167,13 @@ def build(torch, name, seed=0):
 
 def example_inputs(name, B, T, seed=0):
     """{input name: array} for B rows of T steps: ids int64 (B, T) in [1, VOCAB) and lengths int64 (B,) in
-    [1, T], or features float32 (B, T, F)."""
+    [1, T], or features float32 (B, T, F) (and a state h0 (L*D, B, H))."""
     rng = np.random.default_rng(seed)
     if KINDS[name] == "features":
         return {"x": rng.standard_normal((B, T, FEATURES)).astype(np.float32)}
+    if KINDS[name] == "features+state":
+        return {"x": rng.standard_normal((B, T, FEATURES)).astype(np.float32),
+                "h0": rng.standard_normal((STATE_SHAPE[0], B, STATE_SHAPE[1])).astype(np.float32)}
     feeds = {"ids": rng.integers(1, VOCAB, (B, T)).astype(np.int64)}
     if KINDS[name] == "ids+lengths":
         feeds["lengths"] = rng.integers(1, T + 1, B).astype(np.int64)
@@ -163,15 +188,17 @@ def export(torch, name, path, *, dynamo=False, opset=17, seed=0):
     feeds = example_inputs(name, 2, 5)
     args = tuple(torch.from_numpy(v) for v in feeds.values())
     names = list(feeds)
-    axes = {n: ({0: "batch"} if n == "lengths" else {0: "batch", 1: "time"}) for n in names}
+    batch_axis = {"lengths": {0: "batch"}, "h0": {1: "batch"}}
+    axes = {n: batch_axis.get(n, {0: "batch", 1: "time"}) for n in names}
+    outputs = ["out", "h_n"] if "h0" in feeds else ["out"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if dynamo:
             batch, time = torch.export.Dim("batch", min=1), torch.export.Dim("time", min=1)
-            shapes = {n: ({0: batch} if n == "lengths" else {0: batch, 1: time}) for n in names}
-            torch.onnx.export(model, args, str(path), input_names=names, output_names=["out"], dynamo=True,
+            shapes = {n: {k: batch if v == "batch" else time for k, v in axes[n].items()} for n in names}
+            torch.onnx.export(model, args, str(path), input_names=names, output_names=outputs, dynamo=True,
                               opset_version=opset, dynamic_shapes=shapes, verbose=False)
         else:
-            torch.onnx.export(model, args, str(path), input_names=names, output_names=["out"], dynamo=False,
-                              opset_version=opset, dynamic_axes={**axes, "out": {0: "batch"}})
+            torch.onnx.export(model, args, str(path), input_names=names, output_names=outputs, dynamo=False,
+                              opset_version=opset, dynamic_axes={**axes, "out": {0: "batch"}, "h_n": {1: "batch"}})
     return model

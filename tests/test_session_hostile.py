@@ -124,6 +124,22 @@ def test_inputs_and_outputs_are_described_as_onnxruntime_does(small_session):
     assert repr(x) == "NodeArg(name='x', type='tensor(float)', shape=['batch', 3])"
 
 
+def test_undeclared_types_are_inferred_and_unknown_dims_are_none():
+    """As onnxruntime: an output declared without a type gets the inferred one; an input without a shape has
+    shape [], a dimension without value or name is None."""
+    ort = pytest.importorskip("onnxruntime")
+    partial = onnx.TypeProto()
+    partial.tensor_type.elem_type = F
+    partial.tensor_type.shape.dim.add()
+    data = graph_bytes([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Relu", ["z"], ["w"])],
+                       [value("x"), helper.make_value_info("z", partial)],
+                       [helper.make_value_info("y", onnx.TypeProto()), helper.make_value_info("w", partial)])
+    ours, theirs = fastrnn.InferenceSession(data), ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    for get in ("get_inputs", "get_outputs"):
+        assert [(a.name, a.shape, a.type) for a in getattr(ours, get)()] == \
+            [(a.name, a.shape, a.type) for a in getattr(theirs, get)()]
+
+
 @pytest.mark.parametrize("feed, error, message", [
     ({}, ValueError, r"input_feed has no 'x'; the model's inputs are \['x'\]"),
     ({"x": np.ones((2, 3), np.float32), "z": 1}, ValueError, r"unknown input\(s\) \['z'\]"),

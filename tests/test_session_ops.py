@@ -104,6 +104,10 @@ def test_logic(op, rng):
     check("Not", {"a": _rand(rng, SHAPE, bool)})
 
 
+def test_prelu(rng):
+    check("PRelu", {"x": _rand(rng, SHAPE)}, {"slope": np.abs(_rand(rng, (5,)))})
+
+
 def test_where_and_isnan(rng):
     check("Where", {"c": _rand(rng, SHAPE, bool), "a": _rand(rng, SHAPE), "b": _rand(rng, (5,))})
     x = _rand(rng, SHAPE)
@@ -111,7 +115,8 @@ def test_where_and_isnan(rng):
     check("IsNaN", {"x": x})
 
 
-@pytest.mark.parametrize("op, attrs", [("LeakyRelu", {"alpha": 0.2}), ("Elu", {"alpha": 0.7}),
+@pytest.mark.parametrize("op, attrs", [("LeakyRelu", {"alpha": 0.2}), ("Elu", {"alpha": 0.7}), ("Selu", {}),
+                                       ("HardSwish", {}), ("Softsign", {}), ("Mish", {}),
                                        ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}), ("Gelu", {}),
                                        ("Gelu", {"approximate": "tanh"})])
 def test_parametrised_activations(op, attrs, rng):
@@ -174,6 +179,13 @@ def test_gather(axis, indices, rng):
     check("Gather", {"x": _rand(rng, SHAPE)}, {"i": np.array(indices, I64)}, {"axis": axis})
 
 
+def test_gather_elements_and_trilu(rng):
+    check("GatherElements", {"x": _rand(rng, (3, 4))}, {"i": np.array([[0, -1], [2, 3], [1, 1]], I64)}, {"axis": 1})
+    for upper in (0, 1):
+        check("Trilu", {"x": _rand(rng, (2, 4, 4))}, {"k": np.array(1, I64)}, {"upper": upper}, opset=14)
+        check("Trilu", {"x": _rand(rng, (4, 5))}, attrs={"upper": upper}, opset=14)
+
+
 def test_growing_ops(rng):
     check("Expand", {"x": _rand(rng, (3, 1))}, {"shape": np.array([2, 3, 4], I64)})
     check("Tile", {"x": _rand(rng, (2, 3))}, {"r": np.array([2, 3], I64)})
@@ -190,6 +202,13 @@ def test_pad(mode, pads, rng):
     stored = {"pads": np.array(pads, I64), **({"value": np.array(0.5, F)} if mode == "constant" else {})}
     # onnx.reference refuses negative pads (crops), which onnxruntime computes
     check("Pad", {"x": _rand(rng, (4, 5))}, stored, {"mode": mode}, input_order=order, second_oracle=min(pads) >= 0)
+
+
+@pytest.mark.parametrize("equation", ["bij,bjk->bik", "bth,bsh->bts", "ij->ji", "...i,i->..."])
+def test_einsum(equation, rng):
+    shapes = {"bij,bjk->bik": [(2, 3, 4), (2, 4, 5)], "bth,bsh->bts": [(2, 3, 4), (2, 5, 4)], "ij->ji": [(3, 4)],
+              "...i,i->...": [(2, 3, 4), (4,)]}[equation]
+    check("Einsum", {f"x{k}": _rand(rng, shape) for k, shape in enumerate(shapes)}, attrs={"equation": equation})
 
 
 def test_matmul_and_gemm(rng):
@@ -224,7 +243,8 @@ def test_softmax(op, opset, axis, rng):
     check(op, {"x": _rand(rng, SHAPE) * F(5)}, attrs={"axis": axis}, opset=opset, second_oracle=opset >= 13)
 
 
-@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd"])
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+                                "ReduceL2", "ReduceL1", "ReduceLogSumExp"])
 @pytest.mark.parametrize("opset", [13, 18])
 @pytest.mark.parametrize("keepdims", [0, 1])
 def test_reductions(op, opset, keepdims, rng):
@@ -252,3 +272,13 @@ def test_cumsum(exclusive, reverse, rng):
 
 def test_dropout_is_the_identity(rng):
     check("Dropout", {"x": _rand(rng, SHAPE)}, opset=17)
+
+
+def test_the_readme_lists_exactly_the_ops_the_session_runs():
+    import os
+    import re
+    from fastrnn.onnx_session.plan import SUPPORTED
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
+        text = f.read()
+    listed = text[text.index("it runs: ") + len("it runs: "):text.index("A file with any other op")]
+    assert set(re.findall(r"[A-Z][A-Za-z0-9]+", listed)) - {"D"} == SUPPORTED   # "D": of "Conv (1-D)"

@@ -134,6 +134,27 @@ def _clip(node):
     return run
 
 
+def _prelu(node):
+    return lambda x, slope: np.where(x >= 0, x, x * slope).astype(x.dtype, copy=False)
+
+
+def _selu(node):
+    alpha, gamma = node.attrs.get("alpha", 1.67326319217681884765625), node.attrs.get("gamma", 1.05070102214813232421875)
+    return lambda x: (gamma * np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1))).astype(x.dtype)
+
+
+def _hard_swish(x):
+    return (x * np.clip(x / 6 + 0.5, 0, 1)).astype(x.dtype, copy=False)
+
+
+def _softsign(x):
+    return (x / (1 + np.abs(x))).astype(x.dtype, copy=False)
+
+
+def _mish(x):
+    return (x * np.tanh(np.logaddexp(x, 0))).astype(x.dtype, copy=False)
+
+
 def _cast(node):
     from .plan import onnx_dtype
     dtype = onnx_dtype(node.attrs.get("to", 0), node)
@@ -165,6 +186,7 @@ BUILDERS = {
     "Ceil": _unary(np.ceil), "Sign": _unary(np.sign), "Sin": _unary(np.sin), "Cos": _unary(np.cos),
     "Tanh": _unary(np.tanh), "Sigmoid": _unary(_sigmoid), "Relu": _unary(_relu), "Erf": _unary(erf),
     "Softplus": _unary(_softplus), "LeakyRelu": _leaky_relu, "Elu": _elu, "HardSigmoid": _hard_sigmoid,
-    "Gelu": _gelu, "Clip": _clip, "Cast": _cast, "Where": _where, "Identity": _identity,
+    "PRelu": _prelu, "Selu": _selu, "HardSwish": _unary(_hard_swish), "Softsign": _unary(_softsign),
+    "Mish": _unary(_mish), "Gelu": _gelu, "Clip": _clip, "Cast": _cast, "Where": _where, "Identity": _identity,
     "IsNaN": _unary(np.isnan),
 }

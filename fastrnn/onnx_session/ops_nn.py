@@ -15,6 +15,13 @@ def _matmul(node):
     return np.matmul
 
 
+def _einsum(node):
+    equation = node.attrs.get("equation", "").replace(" ", "")
+    if not equation:
+        raise FormatError(f"Einsum node {node.name!r} has no equation")
+    return lambda *arrays: np.einsum(equation, *arrays)
+
+
 def _gemm(node):
     alpha, beta = node.attrs.get("alpha", 1.0), node.attrs.get("beta", 1.0)
     trans_a, trans_b = node.attrs.get("transA", 0), node.attrs.get("transB", 0)
@@ -141,8 +148,27 @@ def _log_softmax(node):
 
 
 # axes: an attribute up to opset 12 (ReduceSum) / 17 (the others), then an optional input
+def _sum_square(x, axis, keepdims):
+    return np.add.reduce(x * x, axis=axis, keepdims=keepdims)
+
+
+def _l2(x, axis, keepdims):
+    return np.sqrt(_sum_square(x, axis, keepdims))
+
+
+def _l1(x, axis, keepdims):
+    return np.add.reduce(np.abs(x), axis=axis, keepdims=keepdims)
+
+
+def _log_sum_exp(x, axis, keepdims):
+    top = np.maximum.reduce(x, axis=axis, keepdims=True)
+    out = np.log(np.add.reduce(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
 _REDUCERS = {"ReduceSum": np.add.reduce, "ReduceMean": np.mean, "ReduceMax": np.maximum.reduce,
-             "ReduceMin": np.minimum.reduce, "ReduceProd": np.multiply.reduce}
+             "ReduceMin": np.minimum.reduce, "ReduceProd": np.multiply.reduce, "ReduceSumSquare": _sum_square,
+             "ReduceL2": _l2, "ReduceL1": _l1, "ReduceLogSumExp": _log_sum_exp}
 
 
 def _reduce(node):
@@ -208,6 +234,6 @@ def _dropout(node):
     return run
 
 
-BUILDERS = {"MatMul": _matmul, "Gemm": _gemm, "Conv": _conv, "BatchNormalization": _batch_norm,
+BUILDERS = {"MatMul": _matmul, "Einsum": _einsum, "Gemm": _gemm, "Conv": _conv, "BatchNormalization": _batch_norm,
             "LayerNormalization": _layer_norm, "Softmax": _softmax, "LogSoftmax": _log_softmax,
             "ArgMax": _arg, "ArgMin": _arg, "CumSum": _cumsum, "Dropout": _dropout, **{op: _reduce for op in _REDUCERS}}

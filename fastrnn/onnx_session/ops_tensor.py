@@ -1,5 +1,6 @@
 """Shape arithmetic and data movement for the session's executor: Shape, Size, Reshape, Flatten, Transpose,
-Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Tile, ConstantOfShape, Range, Pad.
+Squeeze, Unsqueeze, Concat, Split, Slice, Gather, GatherElements, Trilu, Expand, Tile, ConstantOfShape, Range,
+Pad.
 
 Ops that can make arrays larger than their inputs (Expand, Tile, ConstantOfShape, Range, Pad) check the size
 they are asked for before allocating: at load their constant cases are charged to the folding budget
@@ -152,6 +153,27 @@ def _gather(node):
     return run
 
 
+def _gather_elements(node):
+    axis = node.attrs.get("axis", 0)
+
+    def run(data, indices):
+        k = axis % data.ndim
+        if indices.size and (indices.min() < -data.shape[k] or indices.max() >= data.shape[k]):
+            raise ValueError(f"GatherElements node {node.name!r}: indices outside [-n, n) for axis {axis} of data "
+                             f"{data.shape}")
+        return np.take_along_axis(data, np.where(indices < 0, indices + data.shape[k], indices), axis=k)
+    return run
+
+
+def _trilu(node):
+    upper = node.attrs.get("upper", 1)
+
+    def run(x, k=None):
+        diagonal = 0 if k is None else int(np.asarray(k).reshape(-1)[0])
+        return np.triu(x, diagonal) if upper else np.tril(x, diagonal)
+    return run
+
+
 def _expand(node):
     def run(x, shape):
         out_shape = np.broadcast_shapes(x.shape, tuple(int(d) for d in shape))
@@ -221,6 +243,6 @@ def _pad(node):
 BUILDERS = {
     "Shape": _shape, "Size": _size, "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Concat": _concat, "Split": _split, "Slice": _slice,
-    "Gather": _gather, "Expand": _expand, "Tile": _tile, "ConstantOfShape": _constant_of_shape,
+    "Gather": _gather, "GatherElements": _gather_elements, "Trilu": _trilu, "Expand": _expand, "Tile": _tile, "ConstantOfShape": _constant_of_shape,
     "Range": _range, "Pad": _pad,
 }

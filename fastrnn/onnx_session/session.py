@@ -38,6 +38,21 @@ class NodeArg:
         return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
 
 
+def _infer_missing_types(onnx, model, args):
+    """Fill the type of outputs the file declares without one from onnx's shape inference, as onnxruntime
+    reports them (their declared shape is kept)."""
+    if all(arg.type != "tensor(undefined)" for arg in args):
+        return
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:  # noqa: BLE001 - inference is a courtesy here: without it the type stays undefined
+        return
+    elem_types = {v.name: v.type.tensor_type.elem_type for v in [*inferred.value_info, *inferred.output]}
+    for arg in args:
+        if arg.type == "tensor(undefined)" and elem_types.get(arg.name):
+            arg.type = f"tensor({onnx.TensorProto.DataType.Name(elem_types[arg.name]).lower()})"
+
+
 def _input_check(value):
     """(name, dtype or None, rank or None, ((axis, dim), ...) fixed dims) of a graph input."""
     tensor = value.type.tensor_type
@@ -75,6 +90,7 @@ class InferenceSession:
             raise FormatError(f"{label}: {exc}") from None
         self._inputs = [NodeArg(onnx, value) for _, value in plan.inputs]
         self._outputs = [NodeArg(onnx, value) for _, value in plan.outputs]
+        _infer_missing_types(onnx, model, self._outputs)
         self._checks = [_input_check(value) for _, value in plan.inputs]
         self._input_names = frozenset(name for name, _ in plan.inputs)
         self._output_index = {name: k for k, (name, _) in enumerate(plan.outputs)}

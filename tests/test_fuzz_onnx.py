@@ -153,3 +153,39 @@ def test_any_text_field_that_is_not_utf8_is_a_format_error(tmp_path, capsys, mar
     except FormatError:
         pass   # valid text that makes another defect (a name now defined twice): refused, with a message
     assert cli.inspect_main(str(path)) in (0, 2)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_mutated_file_loads_and_runs_or_is_refused_with_a_message(tmp_path, data):
+    """fastrnn.InferenceSession of any mutation of a valid file (an LSTM with a head of several ops): FormatError at
+    load, or a session whose run gives arrays or a ValueError / TypeError; nothing else escapes."""
+    from test_io_mutations import apply, mutations
+    path = tmp_path / "m.onnx"
+    head = [helper.make_node("Transpose", ["Y"], ["t"], perm=[2, 0, 1, 3]),
+            helper.make_node("Reshape", ["t", "shape"], ["r"]),
+            helper.make_node("ReduceMean", ["r"], ["pooled"], keepdims=0, axes=[1]),
+            helper.make_node("Softmax", ["pooled"], ["probs"])]
+    build_onnx(path, "LSTM", extra_nodes=head)
+    model = onnx.load(path)
+    model.graph.initializer.append(numpy_helper.from_array(np.array([3, 6, -1], np.int64), "shape"))
+    raw = model.SerializeToString()
+    mutated = apply(raw, data.draw(mutations(len(raw))))
+    try:
+        session = fastrnn.InferenceSession(mutated)
+    except FormatError as exc:
+        assert str(exc)
+        return
+    feeds = {}
+    for arg in session.get_inputs():
+        shape = [d if isinstance(d, int) and 0 < d < 64 else 2 for d in arg.shape]
+        dtype = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64}.get(arg.type)
+        if dtype is None:
+            return   # an input type the test does not make
+        feeds[arg.name] = np.ones(shape, dtype)
+    try:
+        outputs = session.run(None, feeds)
+    except (ValueError, TypeError) as exc:
+        assert str(exc)
+        return
+    assert all(isinstance(out, np.ndarray) for out in outputs)

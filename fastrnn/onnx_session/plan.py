@@ -48,7 +48,12 @@ class NodeSpec:
 
 
 def _attribute(onnx, attribute, node):
-    value = onnx.helper.get_attribute_value(attribute)
+    try:
+        value = onnx.helper.get_attribute_value(attribute)
+    except Exception as exc:  # noqa: BLE001 - an attribute of an unknown type
+        raise FormatError(f"{node.op} node {node.name!r}: attribute {attribute.name} is unreadable: {exc}") from None
+    if value is None:
+        raise FormatError(f"{node.op} node {node.name!r}: attribute {attribute.name} has no value")
     try:
         if isinstance(value, bytes):
             return value.decode("utf-8")
@@ -149,7 +154,10 @@ class Plan:
             function = step
         else:
             node.constants = [constants.get(name) if name else None for name in node.inputs]
-            function = BUILDERS[node.op](node)
+            try:
+                function = BUILDERS[node.op](node)
+            except (TypeError, ValueError, AttributeError, IndexError) as exc:   # attributes of the wrong kind
+                raise FormatError(f"{node.op} node {node.name!r}: attributes fastrnn cannot use: {exc}") from None
         present = [name for name in node.inputs if name]
         if node.op not in RECURRENT and all(name in constants for name in present):
             self._fold(node, function, constants)

@@ -30,12 +30,20 @@ class NodeArg:
     def __init__(self, onnx: Any, value: Any) -> None:
         tensor = value.type.tensor_type
         self.name = value.name
-        self.type = f"tensor({onnx.TensorProto.DataType.Name(tensor.elem_type).lower()})"
+        self.type = _type_name(onnx, tensor.elem_type, value.name)
         self.shape = [d.dim_value if d.HasField("dim_value") else d.dim_param if d.HasField("dim_param") else None
                       for d in tensor.shape.dim]
 
     def __repr__(self):
         return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
+
+
+def _type_name(onnx, elem_type, name):
+    """onnxruntime's name of a tensor type: 'tensor(float)', 'tensor(int64)', ..."""
+    try:
+        return f"tensor({onnx.TensorProto.DataType.Name(elem_type).lower()})"
+    except ValueError:
+        raise FormatError(f"graph input or output {name!r} has an unknown data type {elem_type}") from None
 
 
 def _infer_missing_types(onnx, model, args):
@@ -50,7 +58,7 @@ def _infer_missing_types(onnx, model, args):
     elem_types = {v.name: v.type.tensor_type.elem_type for v in [*inferred.value_info, *inferred.output]}
     for arg in args:
         if arg.type == "tensor(undefined)" and elem_types.get(arg.name):
-            arg.type = f"tensor({onnx.TensorProto.DataType.Name(elem_types[arg.name]).lower()})"
+            arg.type = _type_name(onnx, elem_types[arg.name], arg.name)
 
 
 def _input_check(value):

@@ -52,6 +52,8 @@ def check(op, feeds, stored=None, attrs=None, opset=17, n_outputs=1, input_order
     for g, w, r in zip(got, want, second):
         assert g.shape == w.shape and g.dtype == w.dtype, (op, g.shape, w.shape, g.dtype, w.dtype)
         if w.dtype.kind == "f":
+            assert np.array_equal(np.isnan(g), np.isnan(w)), f"{op}: NaN where onnxruntime has none, or the reverse"
+            g, w, r = (np.nan_to_num(np.asarray(a), nan=0.0) for a in (g, w, r))
             assert_close(g, w, RTOL, f"{op} vs onnxruntime")
             assert_close(g, np.asarray(r), RTOL, f"{op} vs ReferenceEvaluator")
         else:
@@ -243,6 +245,18 @@ def test_softmax(op, opset, axis, rng):
     check(op, {"x": _rand(rng, SHAPE) * F(5)}, attrs={"axis": axis}, opset=opset, second_oracle=opset >= 13)
 
 
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_of_wide_and_masked_rows(op, rng):
+    """Values spanning more than exp's range (each row then shifted by its own max) and rows masked with -inf
+    (as attention masks are), one row wholly: its output is NaN in both."""
+    wide = _rand(rng, SHAPE) * F(60)
+    masked = _rand(rng, SHAPE)
+    masked[0, :, 1:] = -np.inf
+    masked[2, 3] = -np.inf
+    for x in (wide, masked):
+        check(op, {"x": x}, attrs={"axis": -1}, second_oracle=False)
+
+
 @pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
                                 "ReduceL2", "ReduceL1", "ReduceLogSumExp"])
 @pytest.mark.parametrize("opset", [13, 18])
@@ -282,3 +296,24 @@ def test_the_readme_lists_exactly_the_ops_the_session_runs():
         text = f.read()
     listed = text[text.index("it runs: ") + len("it runs: "):text.index("A file with any other op")]
     assert set(re.findall(r"[A-Z][A-Za-z0-9]+", listed)) == SUPPORTED
+
+
+@pytest.mark.parametrize("bias_shape, dtype", [((5,), F), ((2, 1, 5), F), ((5,), np.float64)])
+def test_matmul_then_add_of_a_constant(bias_shape, dtype, rng):
+    """The fused MatMul + Add step (bias added in place) and its fallbacks: a bias that grows the product's shape,
+    a bias of another dtype (onnxruntime refuses the mix: NumPy is the only oracle then)."""
+    a, w = _rand(rng, (3, 4)), _rand(rng, (4, 5))
+    bias = _rand(rng, bias_shape, dtype)
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "w"], ["p"]), helper.make_node("Add", ["p", "b"], ["y"])],
+                              "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3, 4])],
+                              [helper.make_value_info("y", onnx.TypeProto())],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(bias, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (got,) = fastrnn.InferenceSession(model.SerializeToString()).run(None, {"a": a})
+    expected = (a @ w + bias).astype(F)
+    assert got.dtype == F and got.shape == expected.shape
+    assert_close(got, expected, RTOL, "MatMul + Add")
+    if dtype == F:
+        (want,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"a": a})
+        assert_close(got, want, RTOL, "MatMul + Add vs onnxruntime")

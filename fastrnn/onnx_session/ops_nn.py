@@ -4,6 +4,8 @@ LayerNormalization, Softmax, LogSoftmax, the Reduce* family, ArgMax/ArgMin, CumS
 Shapes (ONNX's): MatMul A (..., M, K) @ B (..., K, N); Gemm A (M, K) or its transpose, B (K, N) or its
 transpose, C broadcast to (M, N); Conv X (N, C, L), W (M, C/group, K), B (M,) -> (N, M, L_out).
 """
+import contextlib
+
 import numpy as np
 
 from fastrnn.io.errors import FormatError
@@ -122,6 +124,20 @@ def _softmax_axis(node, x):
     return axis % x.ndim
 
 
+# exp(x - shift) with one shift for the whole tensor stays a normal number (no row underflows to 0) while every
+# value lies within this range below the largest: exp(-80) = 1.8e-34 > float32's smallest normal, 1.2e-38.
+_GLOBAL_SHIFT_RANGE = {np.dtype(np.float16): 9.0, np.dtype(np.float32): 80.0, np.dtype(np.float64): 700.0}
+
+
+def _shift(x, axis):
+    """What softmax subtracts before exp: the tensor's max when its values span less than the range above (two
+    full reductions, much faster than NumPy's per-row max over short rows), else each row's max."""
+    top = np.max(x) if x.size else 0.0
+    if x.size and top - np.min(x) < _GLOBAL_SHIFT_RANGE.get(x.dtype, 0.0):
+        return top
+    return np.maximum.reduce(x, axis=axis, keepdims=True)
+
+
 def _softmax(node):
     def run(x):
         if node.opset < 13:   # older opsets: softmax over the dims from `axis` on, flattened
@@ -130,24 +146,36 @@ def _softmax(node):
         return run_axis(x, node.attrs.get("axis", -1))
 
     def run_axis(x, axis):
-        e = np.subtract(x, np.maximum.reduce(x, axis=axis, keepdims=True))
-        np.exp(e, out=e)
-        e /= np.add.reduce(e, axis=axis, keepdims=True)
+        shift = _shift(x, axis)
+        with _quiet_if(shift):
+            e = np.subtract(x, shift)
+            np.exp(e, out=e)
+            e /= np.add.reduce(e, axis=axis, keepdims=True)
         return e
     return run
+
+
+def _quiet_if(shift):
+    """No NumPy warning where a row is all -inf (its softmax is NaN, as in onnxruntime): per-row shifts only."""
+    return np.errstate(invalid="ignore", divide="ignore") if shift.__class__ is np.ndarray else _NO_CONTEXT
+
+
+_NO_CONTEXT = contextlib.nullcontext()
 
 
 def _log_softmax(node):
     def run(x):
         axis = -1 if node.opset < 13 else node.attrs.get("axis", -1)
         flat = x.reshape(x.shape[:_softmax_axis(node, x)] + (-1,)) if node.opset < 13 else x
-        shifted = flat - flat.max(axis=axis, keepdims=True)
-        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        shift = _shift(flat, axis)
+        with _quiet_if(shift):
+            shifted = np.subtract(flat, shift)
+            total = np.add.reduce(np.exp(shifted), axis=axis, keepdims=True)
+            shifted -= np.log(total, out=total)
         return shifted.reshape(x.shape)
     return run
 
 
-# axes: an attribute up to opset 12 (ReduceSum) / 17 (the others), then an optional input
 def _sum_square(x, axis, keepdims):
     return np.add.reduce(x * x, axis=axis, keepdims=keepdims)
 

@@ -16,6 +16,7 @@ from .ops_recurrent import RecurrentStep
 
 BUILDERS = {**ops_elementwise.BUILDERS, **ops_tensor.BUILDERS, **ops_nn.BUILDERS}
 RECURRENT = ("LSTM", "GRU", "RNN")
+_RECURRENT_WEIGHTS = (1, 2, 3, 7)   # W, R, B, P: input positions of a recurrent node read once at load
 TUPLE_OPS = frozenset(RECURRENT) | {"Split"}   # functions that return a tuple whatever the node's outputs
 SUPPORTED = frozenset(BUILDERS) | frozenset(RECURRENT) | {"Constant"}
 
@@ -72,6 +73,13 @@ def _attribute(onnx, attribute, node):
     return value
 
 
+def _detached(onnx, value):
+    """A copy of a ValueInfoProto of its own (a sub-message would keep the whole parsed file alive)."""
+    copy = onnx.ValueInfoProto()
+    copy.CopyFrom(value)
+    return copy
+
+
 def _read_only(array):
     array = np.asarray(array)
     array.flags.writeable = False
@@ -107,7 +115,7 @@ class Plan:
                 constants[tensor.name] = _read_only(onnx.numpy_helper.to_array(tensor))
             except Exception as exc:  # noqa: BLE001 - onnx raises ValueError, TypeError, ... on a bad tensor
                 raise FormatError(f"initializer {tensor.name!r} is not a readable tensor: {exc}") from None
-        self.inputs = [(v.name, v) for v in graph.input if v.name not in constants]
+        self.inputs = [(v.name, _detached(onnx, v)) for v in graph.input if v.name not in constants]
         graph_inputs = {name for name, _ in self.inputs}
         nodes = [NodeSpec(onnx, proto, index, opset) for index, proto in enumerate(graph.node)]
         _refuse_unsupported(nodes)
@@ -118,11 +126,12 @@ class Plan:
         self.steps, self.recurrent, self._zeros = [], [], set()
         for node in order:
             self._plan_node(node, constants, graph_inputs)
+            node.proto = None   # read: the NodeProto would keep the whole parsed file (its weights) alive
         self.outputs = []
         for value in graph.output:
             if value.name not in self.slots and value.name not in constants:
                 raise FormatError(f"graph output {value.name!r} is not computed by any node")
-            self.outputs.append((value.name, value))
+            self.outputs.append((value.name, _detached(onnx, value)))
         self.output_slots = [self._slot(name) for name, _ in self.outputs]
         self.steps = _with_bias_adds_fused(_without_dead_steps(self.steps, self.output_slots), self.output_slots,
                                            self.initial, constants, self.slots)
@@ -167,7 +176,8 @@ class Plan:
             self._zeros.update(node.outputs)
         if node.op in TUPLE_OPS and len(node.outputs) == 1:
             function = _first_of(function)
-        ins = tuple(self._slot(name) for name in node.inputs)
+        weights = _RECURRENT_WEIGHTS if node.op in RECURRENT else ()   # the layer holds its own copy of them
+        ins = tuple(0 if k in weights else self._slot(name) for k, name in enumerate(node.inputs))
         outs = tuple(self._slot(name) if name else self._unused_slot() for name in node.outputs)
         self.steps.append((function, ins, outs, node))
 

@@ -18,7 +18,8 @@ layout-1 initial_h (B, D, H) is transposed to that), and sequence_lens is `lengt
 Attributes fastrnn does not compute (activations other than the defaults, activation_alpha/beta, clip,
 input_forget=1) raise FormatError naming the node and the attribute. W, R, B and P must be constants: initializers,
 Constant nodes, or data-movement nodes over those (fastrnn/io/onnx_constants.py). Other nodes (embeddings, heads,
-reshapes) are skipped and named in a warning: chain the returned layers with your own code around them.
+reshapes) are skipped and named in a warning: chain the returned layers with your own code around them, or run
+the whole graph with fastrnn.InferenceSession (fastrnn/onnx_session/).
 (torch.onnx.export writes one node per layer of an nn.LSTM / GRU / RNN; its default dynamo exporter unrolls nn.RNN
 into MatMul/Add nodes, which hold no recurrent node: export such models with dynamo=False.)
 Needs the `onnx` package (pip install "fastrnn[onnx]"); the file is read and checked by fastrnn/io/onnx_file.py,
@@ -63,7 +64,8 @@ def from_onnx(path):
     if skipped:
         ops = ", ".join(f"{op} x{count}" if count > 1 else op for op, count in skipped.items())
         warnings.warn(f"{path}: read {len(layers)} recurrent node(s); skipped {sum(skipped.values())} other "
-                      f"node(s), which fastrnn does not import: {ops}", stacklevel=3)
+                      f"node(s), which fastrnn does not import: {ops} (fastrnn.InferenceSession(path) runs the "
+                      f"whole graph)", stacklevel=3)
     return layers
 
 

@@ -1,8 +1,9 @@
 """fastrnn.InferenceSession on whole models as torch.onnx.export writes them: the architectures of examples/ and
 more (fastrnn/_onnx_models.py: bidirectional GRU tagger, 2-layer LSTMs, attention over LSTM states, Conv1d front
-end + GRU, a 2-layer tanh RNN, a 2-layer bidirectional GRU with its states as graph inputs and outputs), each exported by the TorchScript exporter (opsets 14, 17, 20) and the dynamo exporter (opsets 18, 20),
-run at several batch sizes and lengths against onnxruntime on the same file and torch on the same weights
-(float32, conftest.RTOL). The dynamo exporter fixes the time axis of some models (2-layer LSTMs): those run at
+end + GRU, a 2-layer tanh RNN, a 2-layer bidirectional GRU with its states as graph inputs and outputs), each
+exported by the TorchScript exporter (opsets 14, 17, 20) and the dynamo exporter (opsets 18, 20), run at several
+batch sizes and lengths against onnxruntime on the same file and torch on the same weights (float32,
+conftest.RTOL). The dynamo exporter fixes the time axis of some models (2-layer LSTMs): those run at
 the exported length only.
 """
 import numpy as np

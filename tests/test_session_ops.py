@@ -37,8 +37,8 @@ def one_node_model(op, feeds, stored, attrs, opset, n_outputs=1, input_order=Non
     inits = [numpy_helper.from_array(np.asarray(v), n) for n, v in stored.items()]
     outputs = [f"out{k}" for k in range(n_outputs)]
     node = helper.make_node(op, names, outputs, name="the_node", **attrs)
-    graph = helper.make_graph([node], "g", graph_inputs, [helper.make_value_info(o, onnx.TypeProto()) for o in outputs],
-                              inits)
+    untyped = [helper.make_value_info(o, onnx.TypeProto()) for o in outputs]
+    graph = helper.make_graph([node], "g", graph_inputs, untyped, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model.SerializeToString()
@@ -128,7 +128,7 @@ def test_parametrised_activations(op, attrs, rng):
 @pytest.mark.parametrize("bounds", [(-0.5, 0.5), (None, 0.3), (-0.2, None), (None, None)])
 def test_clip(bounds, rng):
     low, high = bounds
-    stored = {"lo": np.array(low, F) if low is not None else None, "hi": np.array(high, F) if high is not None else None}
+    stored = {"lo": None if low is None else np.array(low, F), "hi": None if high is None else np.array(high, F)}
     order = ["x", "lo" if low is not None else "", "hi" if high is not None else ""]
     while order[-1] == "":
         order.pop()
@@ -280,7 +280,8 @@ def test_arg_reductions(op, rng):
 
 @pytest.mark.parametrize("exclusive, reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
 def test_cumsum(exclusive, reverse, rng):
-    check("CumSum", {"x": _rand(rng, SHAPE)}, {"axis": np.array(1, I64)}, {"exclusive": exclusive, "reverse": reverse})
+    attrs = {"exclusive": exclusive, "reverse": reverse}
+    check("CumSum", {"x": _rand(rng, SHAPE)}, {"axis": np.array(1, I64)}, attrs)
     check("CumSum", {"x": _rand(rng, (4, 6), I64)}, {"axis": np.array(-1, np.int32)}, {"reverse": reverse})
 
 
@@ -304,8 +305,8 @@ def test_matmul_then_add_of_a_constant(bias_shape, dtype, rng):
     a bias of another dtype (onnxruntime refuses the mix: NumPy is the only oracle then)."""
     a, w = _rand(rng, (3, 4)), _rand(rng, (4, 5))
     bias = _rand(rng, bias_shape, dtype)
-    graph = helper.make_graph([helper.make_node("MatMul", ["a", "w"], ["p"]), helper.make_node("Add", ["p", "b"], ["y"])],
-                              "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3, 4])],
+    nodes = [helper.make_node("MatMul", ["a", "w"], ["p"]), helper.make_node("Add", ["p", "b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3, 4])],
                               [helper.make_value_info("y", onnx.TypeProto())],
                               [numpy_helper.from_array(w, "w"), numpy_helper.from_array(bias, "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -315,5 +316,6 @@ def test_matmul_then_add_of_a_constant(bias_shape, dtype, rng):
     assert got.dtype == F and got.shape == expected.shape
     assert_close(got, expected, RTOL, "MatMul + Add")
     if dtype == F:
-        (want,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"a": a})
+        reference = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        (want,) = reference.run(None, {"a": a})
         assert_close(got, want, RTOL, "MatMul + Add vs onnxruntime")

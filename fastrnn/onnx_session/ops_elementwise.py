@@ -139,7 +139,8 @@ def _prelu(node):
 
 
 def _selu(node):
-    alpha, gamma = node.attrs.get("alpha", 1.67326319217681884765625), node.attrs.get("gamma", 1.05070102214813232421875)
+    alpha = node.attrs.get("alpha", 1.67326319217681884765625)   # ONNX's defaults
+    gamma = node.attrs.get("gamma", 1.05070102214813232421875)
     return lambda x: (gamma * np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1))).astype(x.dtype)
 
 

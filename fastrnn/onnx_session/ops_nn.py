@@ -264,4 +264,5 @@ def _dropout(node):
 
 BUILDERS = {"MatMul": _matmul, "Einsum": _einsum, "Gemm": _gemm, "Conv": _conv, "BatchNormalization": _batch_norm,
             "LayerNormalization": _layer_norm, "Softmax": _softmax, "LogSoftmax": _log_softmax,
-            "ArgMax": _arg, "ArgMin": _arg, "CumSum": _cumsum, "Dropout": _dropout, **{op: _reduce for op in _REDUCERS}}
+            "ArgMax": _arg, "ArgMin": _arg, "CumSum": _cumsum, "Dropout": _dropout,
+            **{op: _reduce for op in _REDUCERS}}

@@ -89,7 +89,9 @@ class RecurrentStep:
         xt = np.ascontiguousarray(x.transpose(1, 0, 2) if self.layout == 1 else x)
         T, batch = xt.shape[:2]
         h = np.zeros(state_shape, layer.dtype) if h0 is None else np.array(h0, order="C")
-        c = None if self.op != "LSTM" else np.zeros(state_shape, layer.dtype) if c0 is None else np.array(c0, order="C")
+        c = None
+        if self.op == "LSTM":
+            c = np.zeros(state_shape, layer.dtype) if c0 is None else np.array(c0, order="C")
         if lengths is not None:
             lengths = v.as_lengths(lengths, batch, T)
         out, h, c = layer._run(xt, h, c, lengths)

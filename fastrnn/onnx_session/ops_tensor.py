@@ -243,6 +243,7 @@ def _pad(node):
 BUILDERS = {
     "Shape": _shape, "Size": _size, "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Concat": _concat, "Split": _split, "Slice": _slice,
-    "Gather": _gather, "GatherElements": _gather_elements, "Trilu": _trilu, "Expand": _expand, "Tile": _tile, "ConstantOfShape": _constant_of_shape,
+    "Gather": _gather, "GatherElements": _gather_elements, "Trilu": _trilu, "Expand": _expand, "Tile": _tile,
+    "ConstantOfShape": _constant_of_shape,
     "Range": _range, "Pad": _pad,
 }

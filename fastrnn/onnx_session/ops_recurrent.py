@@ -17,7 +17,7 @@ import numpy as np
 from fastrnn import _validation as v
 from fastrnn.io.errors import FormatError
 
-_X, _LENGTHS, _H0, _C0 = 0, 4, 5, 6   # input positions of an ONNX recurrent node
+STATE_INPUTS = (5, 6)   # input positions of initial_h and initial_c in an ONNX recurrent node
 
 
 class _KnownConstants:
@@ -49,7 +49,7 @@ class RecurrentStep:
         self.layout = description["layout"]
         self.D = 2 if description["direction"] == "bidirectional" else 1
         self.H = description["hidden_size"]
-        state_inputs = [node.inputs[k] if len(node.inputs) > k else "" for k in (_H0, _C0)]
+        state_inputs = [node.inputs[k] if len(node.inputs) > k else "" for k in STATE_INPUTS]
         self.carries = not any(name in graph_inputs for name in state_inputs if name)
         self.key = node.name
         self.outputs = len(node.outputs)   # Y, Y_h (, Y_c): the node may name fewer than the op has

@@ -12,7 +12,7 @@ import numpy as np
 from fastrnn.io.errors import FormatError
 
 from . import fold, ops_elementwise, ops_nn, ops_tensor
-from .ops_recurrent import RecurrentStep
+from .ops_recurrent import STATE_INPUTS, RecurrentStep
 
 BUILDERS = {**ops_elementwise.BUILDERS, **ops_tensor.BUILDERS, **ops_nn.BUILDERS}
 RECURRENT = ("LSTM", "GRU", "RNN")
@@ -156,7 +156,7 @@ class Plan:
             constants[node.outputs[0]] = _constant_value(node)
             return
         if node.op in RECURRENT:
-            for position in (5, 6):   # zero initial states (what exporters build from Shape(X)): the layer's own
+            for position in STATE_INPUTS:   # zero initial states (what exporters build from Shape(X)): the layer's own
                 if len(node.inputs) > position and node.inputs[position] in self._zeros:
                     node.inputs[position] = ""   # zeros, and the shape arithmetic before them is left out
             step = RecurrentStep(node, constants, graph_inputs)

@@ -97,8 +97,9 @@ def _constant_value(node):
 
 
 class Plan:
-    """slots {value name: index}; initial [value or None per slot] (constants filled); steps [(function,
-    input slots, output slots)]; inputs [(name, slot, ValueInfoProto)]; outputs [(name, slot, ValueInfoProto)]."""
+    """What a session runs: slots {value name: index}; initial [value or None per slot] (constants filled);
+    steps [(function, input slots, output slots, NodeSpec)] in order; inputs and outputs [(name, ValueInfoProto)]
+    with input_slots and output_slots; recurrent [RecurrentStep] (the ones a stream may carry states through)."""
 
     def __init__(self, onnx, model, stored_bytes):
         from fastrnn.io import onnx_constants   # (fastrnn.io imports no reader until one is used)
@@ -156,9 +157,9 @@ class Plan:
             constants[node.outputs[0]] = _constant_value(node)
             return
         if node.op in RECURRENT:
-            for position in STATE_INPUTS:   # zero initial states (what exporters build from Shape(X)): the layer's own
-                if len(node.inputs) > position and node.inputs[position] in self._zeros:
-                    node.inputs[position] = ""   # zeros, and the shape arithmetic before them is left out
+            for position in STATE_INPUTS:   # zero initial states (exporters build them from Shape(X)) are the
+                if len(node.inputs) > position and node.inputs[position] in self._zeros:   # layer's own default:
+                    node.inputs[position] = ""   # absent, and the shape arithmetic before them is left out
             step = RecurrentStep(node, constants, graph_inputs)
             self.recurrent.append(step)
             function = step

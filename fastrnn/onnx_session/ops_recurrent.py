@@ -82,9 +82,11 @@ class RecurrentStep:
         executor needs (dtype, shapes), without the public call's conversions; anything unusual goes through
         the public call, whose messages name the problem."""
         layer = self.layer
-        state_shape = (self.D, x.shape[1 - self.layout], self.H) if x.ndim == 3 else None
-        if x.dtype != layer.dtype or x.ndim != 3 or x.shape[2] != layer.input_size or any(
-                s is not None and (s.dtype != layer.dtype or s.shape != state_shape) for s in (h0, c0)):
+        if x.dtype != layer.dtype or x.ndim != 3 or x.shape[2] != layer.input_size:
+            return self._public_call(x, h0, c0, lengths)
+        state_shape = (self.D, x.shape[1 - self.layout], self.H)
+        if (h0 is not None and (h0.dtype != layer.dtype or h0.shape != state_shape)) or \
+                (c0 is not None and (c0.dtype != layer.dtype or c0.shape != state_shape)):
             return self._public_call(x, h0, c0, lengths)
         xt = np.ascontiguousarray(x.transpose(1, 0, 2) if self.layout == 1 else x)
         T, batch = xt.shape[:2]

@@ -230,6 +230,8 @@ def _as_array(value, name):
 def _owned(value, fed):
     """An output the caller may keep and write: contiguous, and a copy when it is read-only (a constant of the
     model, or a view of one) or shares memory with an input."""
+    if value.__class__ is np.ndarray and value.base is None and value.flags.writeable and value.flags.c_contiguous:
+        return value   # a fresh array of the step that made it (views and constants have a base / are read-only)
     value = np.asarray(value)
     if not value.flags.writeable or any(np.may_share_memory(value, x) for x in fed):
         return np.array(value, copy=True, order="C")

@@ -8,6 +8,7 @@ from .io import load, save, find_recurrent_layers, from_onnx, FormatError, Unsaf
 from . import nn
 from .nn import LSTMCell, GRUCell, RNNCell
 from .quant import quantize_dynamic
+from .onnx_session import InferenceSession
 
 __version__ = "0.1.0"
 
@@ -17,5 +18,6 @@ __all__ = [
     "load", "save", "find_recurrent_layers", "from_onnx", "FormatError", "UnsafeFileError",
     "set_num_threads", "get_num_threads", "set_low_latency", "get_low_latency",
     "quantize_dynamic",
+    "InferenceSession",
     "__version__",
 ]

@@ -18,10 +18,11 @@ the ratios as a bar chart (PNG).
 
 The roofline (fastrnn/_bench_roofline.py): the report starts with the CPU, the vector width fastrnn's products
 use, this machine's measured sgemm peak (NumPy's float32 2048^3) and the load; per config it gives fastrnn's
-GFLOP/s (matrix-product FLOPs over its time), that as a share of the peak, and the best peer's time. Two more
+GFLOP/s (matrix-product FLOPs over its time), that as a share of the peak, and the best peer's time. Three more
 sections (skip with --skip): "products", the large products on their own (input projections, weight and input
 gradients) by fastrnn's choice, its packed kernel and OpenBLAS; "paced", streaming steps paced one per
-millisecond (LSTM B1, p50 and p99 of fastrnn and ONNX Runtime).
+millisecond (LSTM B1, p50 and p99 of fastrnn and ONNX Runtime); "models", the examples' whole models exported to
+ONNX, fastrnn.InferenceSession against onnxruntime (fastrnn/_bench_models.py).
 
 Reduced precision (fastrnn/_bench_quant.py; the *_int8_* and *_bf16_* configs, all left out with --skip
 quantized): fastrnn.quantize_dynamic(layer, dtype="int8" or "bfloat16") of a float32 config's layer against
@@ -60,7 +61,7 @@ from . import reference
 CONTENDERS = ("fastrnn", "numpy", "torch", "ort")
 WIDTH = 80   # the report's lines fit a classic terminal: wider tables become records (format_rows)
 RATIOS = ("torch", "numpy", "ort")   # peers: their time / fastrnn's time
-SECTIONS = ("quantized", "products", "paced")   # optional report sections (--skip)
+SECTIONS = ("quantized", "products", "paced", "models")   # optional report sections (--skip)
 TARGET_SECONDS = 0.075      # one timed sample: an inner loop of about this long
 SETTLE_SECONDS = 0.1        # pause before each sample: the previous contender's idle threads stop spinning
 TOLERANCE = 1e-3            # max |out - naive NumPy out| <= TOLERANCE * max(1, max |naive NumPy out|)
@@ -682,6 +683,8 @@ def main(argv=None):
         print(f"\nstreaming steps paced one per {roofline.PACED_PERIOD * 1e3:g} ms, "
               f"{roofline.PACED_STEPS} each, interleaved")
         print(format_paced(run_paced(args.threads)))
+    if "models" not in args.skip:
+        mismatches += _print_models(args)
     say(roofline.load_note())
     if (results or quant_rows) and not _installed("matplotlib"):
         print("chart: n/a (pip install matplotlib)")
@@ -694,6 +697,16 @@ def main(argv=None):
     say(f"results {'DISAGREE' if mismatches else 'agree'}: every contender vs naive NumPy, tolerance {TOLERANCE}"
           + (f"; reduced precision vs {quantrows.FLOAT}, max abs {quantrows.TOLERANCE}" if quant_rows else ""))
     return 1 if mismatches else 0
+
+
+def _print_models(args):
+    """The "whole models" section (fastrnn/_bench_models.py); returns its mismatches."""
+    from . import _bench_models
+    rows, mismatches = _bench_models.run(args.repeat, args.threads)
+    say(f"\nwhole models (the examples' torch models exported to ONNX): fastrnn.InferenceSession vs onnxruntime, "
+        f"median of {args.repeat} interleaved rounds; executor: fastrnn's per-call overhead at B1 T1")
+    print(_bench_models.format_rows(rows) if rows is not None else mismatches)
+    return mismatches if rows is not None else []
 
 
 def _set_threads(n):

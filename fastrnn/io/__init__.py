@@ -13,8 +13,9 @@ torch_globals (what the globals it allows become), torch_dtypes (torch's dtypes,
 (torch.save zip files); torch_legacy (pre-1.6 torch.save files); safetensors_io; npz (.npz/.npy); load (format
 sniffing, load/save); tree (nested checkpoints, array conversion); atomic (write-then-rename); infer
 (config_from_state_dict, find_recurrent_layers); keras (lstm_from_keras, gru_from_keras); onnx_import
-(from_onnx), onnx_constants (an ONNX graph's constant values) and reversed_layers (layers that run backwards
-in time, for ONNX reverse nodes); cli (fastrnn inspect / convert).
+(from_onnx), onnx_file (an ONNX file read and checked: text, unique names, external data), onnx_constants (an
+ONNX graph's constant values) and reversed_layers (layers that run backwards in time, for ONNX reverse nodes);
+cli (fastrnn inspect / convert).
 Importing this package is cheap: the readers are imported on first use. torch is never imported.
 """
 import os
@@ -87,7 +88,8 @@ def from_onnx(path: PathLike) -> "Dict[str, Union[LSTM, GRU, RNN]]":
     attribute ("forward", "reverse" or "bidirectional") and is called like any other: layer(x, hx, lengths)
     with states (D, B, H) (ONNX's initial_h / initial_c; transpose layout-1 (B, D, H) ones) and lengths =
     sequence_lens; its output (T, B, D*H) is ONNX's Y (T, D, B, H) with directions merged, its states Y_h, Y_c.
-    Other nodes are skipped, with a warning naming their op types. Needs the onnx package (pip install "fastrnn[onnx]").
+    Other nodes are skipped, with a warning naming their op types (fastrnn.InferenceSession runs the whole graph).
+    Needs the onnx package (pip install "fastrnn[onnx]").
     Raises FormatError for a file that is not ONNX, for weights the graph computes from its inputs (stored weights
     moved by Slice/Concat/... nodes are evaluated and read), and for attributes fastrnn does not compute
     (activations other than the defaults, clip, input_forget), naming the node and the attribute.

@@ -14,7 +14,8 @@ from .errors import FormatError
 
 FOLDABLE_OPS = frozenset({"Identity", "Slice", "Concat", "Unsqueeze", "Squeeze", "Reshape", "Transpose",
                           "Gather", "Split", "Cast", "Flatten"})
-# Bytes all evaluated nodes may produce together: FOLD_LIMIT x the file's size + FOLD_SLACK. Moving weights
+# Bytes all evaluated nodes may produce together: FOLD_LIMIT x what the file and its external data hold
+# + FOLD_SLACK. Moving weights
 # around makes a few copies of them; a chain of Concats doubling a tensor, or a Gather repeating rows, could
 # otherwise ask for terabytes from a small file.
 FOLD_LIMIT = 16
@@ -24,9 +25,9 @@ FOLD_SLACK = 64 << 20
 class Constants:
     """Values of the graph of `model` that are known without running it, by output name."""
 
-    def __init__(self, onnx, model, file_size):
+    def __init__(self, onnx, model, stored_bytes):
         self._onnx = onnx
-        self._budget = FOLD_LIMIT * file_size + FOLD_SLACK   # bytes evaluated nodes may still produce
+        self._budget = FOLD_LIMIT * stored_bytes + FOLD_SLACK   # bytes evaluated nodes may still produce
         self._opsets = {o.domain or "": o.version for o in model.opset_import}
         self._tensors = {t.name: t for t in model.graph.initializer}   # name -> TensorProto or ndarray
         self._producers = {}                                            # output name -> (index, node)
@@ -80,12 +81,29 @@ class Constants:
 
 
 def _output_bytes(node, inputs):
-    """An upper bound of the bytes `node` produces from `inputs` {name: array}: what it reads (Cast may widen
-    to 8 bytes an element), or for Gather, the gathered rows."""
-    arrays = [np.asarray(value) for value in inputs.values()]
-    if node.op_type == "Gather" and len(arrays) == 2:
-        data, indices = arrays
+    """The bytes `node` produces from `inputs` {name: array}, counted before it runs: each input as often as the
+    node names it (a Concat of ["k"] * 600 is 600 copies of k), a Cast at its target's item size, a Gather as
+    the gathered rows, the data-movement ops as their data input."""
+    arrays = [np.asarray(inputs[name]) if name else None for name in node.input]
+    data = arrays[0] if arrays else None
+    if data is None:
+        return 0
+    if node.op_type == "Concat":
+        return sum(a.nbytes for a in arrays if a is not None)
+    if node.op_type == "Cast":
+        return data.size * _cast_itemsize(node)
+    if node.op_type == "Gather" and len(arrays) == 2 and arrays[1] is not None:
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
         rows = data.shape[axis] if data.ndim and -data.ndim <= axis < data.ndim else 1
-        return indices.size * (data.size // max(rows, 1)) * 8
-    return sum(a.size for a in arrays) * 8
+        return arrays[1].size * (data.size // max(rows, 1)) * data.itemsize
+    return data.nbytes   # Identity, Slice, Split, Reshape, Squeeze, Unsqueeze, Transpose, Flatten: at most the data
+
+
+def _cast_itemsize(node):
+    """The item size of a Cast node's target type (16, the widest, when it is not a known type)."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+    to = next((a.i for a in node.attribute if a.name == "to"), 0)
+    try:
+        return np.dtype(tensor_dtype_to_np_dtype(to)).itemsize
+    except Exception:  # noqa: BLE001 - an unknown or undefined type: the evaluation will refuse it
+        return 16

@@ -18,13 +18,14 @@ layout-1 initial_h (B, D, H) is transposed to that), and sequence_lens is `lengt
 Attributes fastrnn does not compute (activations other than the defaults, activation_alpha/beta, clip,
 input_forget=1) raise FormatError naming the node and the attribute. W, R, B and P must be constants: initializers,
 Constant nodes, or data-movement nodes over those (fastrnn/io/onnx_constants.py). Other nodes (embeddings, heads,
-reshapes) are skipped and named in a warning: chain the returned layers with your own code around them.
+reshapes) are skipped and named in a warning: chain the returned layers with your own code around them, or run
+the whole graph with fastrnn.InferenceSession (fastrnn/onnx_session/).
 (torch.onnx.export writes one node per layer of an nn.LSTM / GRU / RNN; its default dynamo exporter unrolls nn.RNN
 into MatMul/Add nodes, which hold no recurrent node: export such models with dynamo=False.)
-Needs the `onnx` package (pip install "fastrnn[onnx]"); the weights are read with onnx.numpy_helper.
+Needs the `onnx` package (pip install "fastrnn[onnx]"); the file is read and checked by fastrnn/io/onnx_file.py,
+the weights converted with onnx.numpy_helper.
 """
 import collections
-import os
 import warnings
 
 import numpy as np
@@ -63,7 +64,8 @@ def from_onnx(path):
     if skipped:
         ops = ", ".join(f"{op} x{count}" if count > 1 else op for op, count in skipped.items())
         warnings.warn(f"{path}: read {len(layers)} recurrent node(s); skipped {sum(skipped.values())} other "
-                      f"node(s), which fastrnn does not import: {ops}", stacklevel=3)
+                      f"node(s), which fastrnn does not import: {ops} (fastrnn.InferenceSession(path) runs the "
+                      f"whole graph)", stacklevel=3)
     return layers
 
 
@@ -71,9 +73,11 @@ def read_onnx(path):
     """({node name: layer}, [description per recurrent node], Counter of skipped op types), in graph order."""
     from .onnx_constants import Constants
 
+    from .onnx_file import load_model
+
     onnx = import_onnx()
-    model = _load_model(onnx, path)
-    constants = Constants(onnx, model, os.path.getsize(path))
+    model, stored_bytes = load_model(onnx, path)
+    constants = Constants(onnx, model, stored_bytes)
     layers, descriptions, recurrent = {}, [], set()
     for index, node in enumerate(model.graph.node):
         if node.op_type not in RECURRENT_OPS or node.domain not in ("", "ai.onnx"):
@@ -91,23 +95,6 @@ def read_onnx(path):
     skipped = collections.Counter(node.op_type for index, node in enumerate(model.graph.node)
                                   if node.op_type != "Constant" and index not in recurrent | constants.folded)
     return layers, descriptions, skipped
-
-
-def _load_model(onnx, path):
-    from google.protobuf.message import DecodeError
-    from .source import check_regular_file
-    path = check_regular_file(path)   # an int would be a file descriptor, which open() reads and then closes
-    with open(path, "rb") as f:
-        head = f.read(16)
-    try:
-        model = onnx.load(path)  # external data is read by onnx, which refuses locations outside the folder
-    except DecodeError as exc:
-        raise FormatError(f"{path}: not an ONNX model (it starts with {head!r}): {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - onnx's ValidationError, OSError of external data, ...
-        raise FormatError(f"{path}: not a readable ONNX model: {type(exc).__name__}: {exc}") from None
-    if model.ir_version < 1 or not model.HasField("graph"):
-        raise FormatError(f"{path}: not an ONNX model (no IR version or graph; it starts with {head!r})")
-    return model
 
 
 # -------------------------------------------------------------------------------------------- one node

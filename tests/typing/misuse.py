@@ -10,3 +10,4 @@ gru_state: tuple = fastrnn.GRU(3, 4)(np.zeros((5, 3)))[1]  # error: Incompatible
 h, c = fastrnn.LSTM(3, 4).step(np.zeros(3))[1]
 c.no_such_attribute  # error: has no attribute "no_such_attribute"
 fastrnn.quantize_dynamic(fastrnn.LSTM(3, 4)).no_such_method()  # error: "QuantizedLSTM" has no attribute
+fastrnn.InferenceSession(3)  # error: Argument 1 to "InferenceSession" has incompatible type "int"

@@ -2,7 +2,7 @@
 
 Every assert_type must hold, and mypy must report nothing here.
 """
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 from typing_extensions import assert_type
@@ -36,3 +36,12 @@ assert_type(fastrnn.find_recurrent_layers(loaded), List[Dict[str, Any]])
 fastrnn.set_num_threads(2)
 assert_type(fastrnn.get_num_threads(), int)
 assert_type(fastrnn.__version__, str)
+
+session = fastrnn.InferenceSession("model.onnx")     # onnxruntime's API
+assert_type(session.run(None, {"x": x}), List[np.ndarray])
+assert_type(session.run(["y"], {"x": x}), List[np.ndarray])
+assert_type(session.get_inputs()[0].shape, List[Union[int, str, None]])
+assert_type(session.get_outputs()[0].type, str)
+stream = session.stream()
+assert_type(stream.run(None, {"x": x}), List[np.ndarray])
+stream.reset()

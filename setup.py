@@ -6,13 +6,15 @@ Environment switches (all off by default; the default is the stripped -O3 releas
   FASTRNN_SANITIZE=LIST     -fsanitize=LIST (e.g. address,undefined), -O1 -g, Cython checks on; import the
                             result with the sanitizer runtime preloaded (.ci/sanitize shows how)
   FASTRNN_WERROR=1          C warnings are errors
-Nothing here uses -march: csrc/ picks AVX-512 / AVX2 / baseline code at run time (target_clones, target attributes).
+The default build uses no -march: csrc/ picks AVX-512 / AVX2 / baseline code at run time (target_clones, target
+attributes); on aarch64 it targets ARMv8.0, and only the csrc/arm/ files of ARM_FEATURE_FLAGS get a newer -march.
 The extension finds libscipy_openblas through fastrnn/_blas.py, which loads it by absolute path from the installed
 scipy_openblas32 package before importing the extension; the only run path kept is the relative
 $ORIGIN/../scipy_openblas32/lib of a normal site-packages layout (no path of the build machine).
 """
 import os
 import re
+import sysconfig
 from glob import glob
 
 import numpy as np
@@ -38,6 +40,13 @@ if os.environ.get("FASTRNN_WERROR") == "1":
 
 ABSOLUTE_RPATH = re.compile(r"-Wl,-rpath[,=]/")
 
+# aarch64: the files of csrc/arm/ named for a feature newer than ARMv8.0 are compiled for that feature (and only
+# run after csrc/arm/isa.c found it); everything else is built for the ARMv8.0 baseline.
+ARM_FEATURE_FLAGS = {"quant_dotprod.c": ["-march=armv8.2-a+dotprod"],
+                     "quant_i8mm.c": ["-march=armv8.2-a+dotprod+i8mm"],
+                     "quant_bf16.c": ["-march=armv8.2-a+bf16"]}
+TARGETS_AARCH64 = sysconfig.get_platform().endswith(("aarch64", "arm64"))
+
 
 BUILD_MODE = f"sanitize={SANITIZE}" if SANITIZE else "debug" if DEBUG else "release"
 BUILD_MODE += f" CC={os.environ.get('CC', '')}"
@@ -45,11 +54,20 @@ BUILD_MODE += f" CC={os.environ.get('CC', '')}"
 
 class BuildExt(build_ext):
     """build_ext without the interpreter's absolute run path (pyenv-style Pythons put -Wl,-rpath,/their/lib into
-    LDSHARED: a wheel must not look for libraries in the build machine's directories), and that rebuilds when
-    the mode or the compiler changed since the last build (a stamp file in build_temp)."""
+    LDSHARED: a wheel must not look for libraries in the build machine's directories), that rebuilds when
+    the mode or the compiler changed since the last build (a stamp file in build_temp), and that adds the
+    per-file feature flags of ARM_FEATURE_FLAGS on aarch64."""
 
     def build_extensions(self):
         self.compiler.linker_so = [arg for arg in self.compiler.linker_so if not ABSOLUTE_RPATH.match(arg)]
+        if TARGETS_AARCH64:
+            compile_one = self.compiler._compile
+
+            def compile_with_feature(obj, src, ext, cc_args, extra_postargs, pp_opts):
+                flags = ARM_FEATURE_FLAGS.get(os.path.basename(src), []) if "arm" in src.split(os.sep) else []
+                compile_one(obj, src, ext, cc_args, [*extra_postargs, *flags], pp_opts)
+
+            self.compiler._compile = compile_with_feature
         stamp = os.path.join(self.build_temp, "fastrnn-build-mode")
         if not os.path.exists(stamp) or open(stamp).read() != BUILD_MODE:
             self.force = True

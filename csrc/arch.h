@@ -14,6 +14,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include "x86/x86.h"
+#elif defined(__aarch64__)
+#include "arm/arm.h"
 #else
 #define FR_SIMD
 #define FR_SPIN_HINT() ((void)0)

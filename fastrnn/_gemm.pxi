@@ -63,7 +63,9 @@ def isa_benchmark():
 
 
 def cpu_info():
-    """{"brand", "family", "model"} of this CPU from CPUID ("unknown" and -1 off x86)."""
+    """{"brand", "family", "model"} of this CPU: x86 CPUID's brand string, family and model; aarch64 the features
+    detected ("aarch64 asimd asimddp i8mm bf16 ..."), the MIDR implementer and part (-1 where unreadable);
+    "unknown" and -1 elsewhere."""
     cdef char brand[64]
     cdef int family, model
     fr_cpu_identify(brand, &family, &model)

@@ -15,6 +15,8 @@ import fastrnn
 from fastrnn import reference
 from fastrnn.quant import QuantizedGRU, QuantizedLSTM, formats as f
 
+from conftest import BF16_DOT_KERNELS
+
 VARIANTS = {
     "rnn_tanh": (fastrnn.RNN, "RNN", {"nonlinearity": "tanh"}),
     "rnn_relu": (fastrnn.RNN, "RNN", {"nonlinearity": "relu"}),
@@ -29,7 +31,7 @@ def _tolerance(fmt):
     from fastrnn.quant import kernels
     if fmt == "int8":
         return 5e-2
-    return 2e-2 if kernels()[fmt][0] == "avx512-bf16" else 2e-5
+    return 2e-2 if kernels()[fmt][0] in BF16_DOT_KERNELS else 2e-5
 
 
 def _reference(q, mode, options, x, hx=None, lengths=None):

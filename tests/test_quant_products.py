@@ -3,13 +3,17 @@
 int8: each row of A quantized to [-127, 127] with scale max|a| / 127 (round half to even), the integer sums
 exact: every kernel must give the reference's float32 epilogue up to float rounding (2e-6 relative).
 bfloat16 / float16 widened on load: float32 accumulation of exactly the stored weights (1e-5 relative).
-bfloat16 by vdpbf16ps: A rounded to bfloat16 first; against the reference with A so rounded (1e-5 relative).
+bfloat16 by vdpbf16ps or BFDOT: A rounded to bfloat16 first; against the reference with A so rounded (1e-5 relative).
+Every kernel this CPU runs is forced in turn (x86-64: AVX-512 VNNI/BF16, AVX2, C; aarch64: SMMLA, SDOT, SMLAL,
+BFDOT, NEON widening, C); FASTRNN_ISA's cap is checked in a fresh process per level.
 """
 import numpy as np
 import pytest
 
 from fastrnn import _kernels
 from fastrnn.quant import formats as f
+
+from conftest import BF16_DOT_KERNELS, ON_ARM
 
 SHAPES = [(1, 64, 8), (3, 50, 13), (7, 130, 77), (1, 2048, 512), (300, 33, 40), (700, 40, 100), (5, 16, 1),
           (2, 1, 3)]   # (700, 40, 100): A prepared by two threads
@@ -40,7 +44,7 @@ def _reference(fmt, kernel, A, values, scale):
         sums = qa @ values.astype(np.int64).T
         return (sums.astype(np.float32) * sa[:, None]) * scale[None, :]
     W = f.dequantize(values, scale).astype(np.float64)
-    if kernel == "avx512-bf16":
+    if kernel in BF16_DOT_KERNELS:
         A = f.bf16_to_f32(f.bf16_bits(A))
     return A.astype(np.float64) @ W.T
 
@@ -100,14 +104,20 @@ def test_the_report_line_says_when_bfloat16_falls_back():
     names = _kernels.quant_kernels("bfloat16")
     line = kernels_summary()
     assert line.startswith("int8 ") and "bfloat16 " in line and "float16 " in line
-    if "avx512-bf16" not in names:
-        assert "no AVX512_BF16: weights widened on load" in line
+    feature, instruction = ("BF16", "BFDOT") if ON_ARM else ("AVX512_BF16", "vdpbf16ps")
+    if not set(BF16_DOT_KERNELS) & set(names):
+        assert f"no {feature}: weights widened on load" in line
     else:
         _kernels.quant_use_kernel("bfloat16", 1)
-        assert f"bfloat16 {names[1]} (vdpbf16ps available, not used: weights widened on load)" in kernels_summary()
+        assert f"bfloat16 {names[1]} ({instruction} available, not used: weights widened on load)" in kernels_summary()
 
 
-@pytest.mark.parametrize("isa,expected", [("avx2", {"avx2", "avx2-f16c", "c"}), ("baseline", {"c"})])
+# FASTRNN_ISA level -> the kernels it keeps on a CPU that has that level
+ISA_CAPS = ([("dotprod", {"dotprod-sdot", "neon-smlal", "neon", "c"}), ("neon", {"neon-smlal", "neon", "c"}),
+             ("baseline", {"c"})] if ON_ARM else [("avx2", {"avx2", "avx2-f16c", "c"}), ("baseline", {"c"})])
+
+
+@pytest.mark.parametrize("isa,expected", ISA_CAPS)
 def test_fastrnn_isa_caps_the_quantized_kernels(isa, expected):
     import os
     import subprocess
@@ -117,5 +127,8 @@ def test_fastrnn_isa_caps_the_quantized_kernels(isa, expected):
                          env=dict(os.environ, FASTRNN_ISA=isa))
     assert out.returncode == 0, out.stderr
     found = set(eval(out.stdout))
-    cpu_has_avx2 = "avx2" in {n for fmt in f.WEIGHT_FORMATS for n in _kernels.quant_kernels(fmt)}
-    assert found == (expected if cpu_has_avx2 or isa == "baseline" else {"c"})
+    everything_here = {n for fmt in f.WEIGHT_FORMATS for n in _kernels.quant_kernels(fmt)}
+    if ON_ARM:   # a level this CPU lacks is ignored (with a warning): every kernel stays
+        assert found == (expected if _kernels.isa_supported(isa) else everything_here)
+    else:        # x86: AVX2 named on a CPU without it leaves the C kernels
+        assert found == (expected if "avx2" in everything_here or isa == "baseline" else {"c"})

@@ -5,6 +5,7 @@
  *   baseline  SSE2, 16 x 16-byte registers: 4 x 2 (no FMA: a product and a sum each)
  *   avx2      AVX2 + FMA, 16 x 32-byte: 6 x 2 = 12 accumulators (f32 6 x 16)
  *   avx512    AVX-512, 32 x 64-byte: 12 x 2 = 24 accumulators (f32 12 x 32), broadcasts folded into the FMAs
+ *   neon      aarch64 NEON, 32 x 16-byte: 8 x 3 = 24 accumulators (f32 8 x 12; arm/gemm_isas.inc)
  * Blocks: KC deep so that one B panel (KC x NR) stays in a 32-48 KiB L1; MC x KC of A well inside a 1 MiB L2;
  * KC x NC of B a few MiB of the L3. */
 #include <stdlib.h>

@@ -37,6 +37,9 @@ int fr_isa_supported(int isa);
 int fr_isa(void);
 /* How fr_isa was decided: "FASTRNN_ISA", "cpu model", "micro-benchmark" or "fr_isa_set". */
 const char *fr_isa_reason(void);
+/* 1 when the per-step packed product uses 64-byte vectors (packed_gemm_widths.inc): where fr_isa chose the 64-byte
+ * kernels at the first call; fixed for the process from then on. */
+int fr_step_wide(void);
 /* Use `isa` from now on: 0, or -1 (nothing changed) when it is out of range or not supported here. */
 int fr_isa_set(int isa);
 /* The micro-benchmark's time for one ISA's kernel on a fixed f32 product (seconds, min of several runs), or a

@@ -138,6 +138,26 @@ const char *fr_isa_reason(void)
     return choice.reason;
 }
 
+/* The per-step packed product's width, fixed at the first call: packed panels keep their layout for the life of
+ * the process, whatever fr_isa_set does later. */
+static struct {
+    pthread_once_t once;
+    int wide;
+} step_width = {PTHREAD_ONCE_INIT, 0};
+
+static void decide_step_width(void)
+{
+#if FR_HAVE_X86_ISAS
+    step_width.wide = fr_isa() == FR_ISA_AVX512;
+#endif
+}
+
+int fr_step_wide(void)
+{
+    pthread_once(&step_width.once, decide_step_width);
+    return step_width.wide;
+}
+
 int fr_isa_set(int isa)
 {
     pthread_once(&choice.once, decide);

@@ -24,7 +24,7 @@
 #define FR_BLAS_GEMM scipy_cblas_sgemm
 #define FR_QUANT_PRODUCTS   /* reduced-precision weights (quant.h) serve float32 only */
 #include "small_gemm.inc"
-#include "packed_gemm.inc"
+#include "packed_gemm_widths.inc"
 #include "parallel_gemm.inc"
 #include "products.inc"
 #include "rnn.inc"
@@ -48,7 +48,7 @@
 #define RELU fr_relu_f64
 #define FR_BLAS_GEMM scipy_cblas_dgemm
 #include "small_gemm.inc"
-#include "packed_gemm.inc"
+#include "packed_gemm_widths.inc"
 #include "parallel_gemm.inc"
 #include "products.inc"
 #include "rnn.inc"

@@ -6,6 +6,10 @@ states, both directions) and torch autograd (training), with two threads forced 
 
 Tolerances: conftest.RTOL (forward) and GRAD_RTOL (gradients), relative to max(1, |expected|).
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -170,3 +174,28 @@ def test_unit_split_training_matches_torch_autograd(cell, two_threads):
     layer = cls.from_torch(module)
     assert _kernels.plan(layer._cells[0], T, 3, "training")["threads"] == 2
     assert_training_matches_torch(torch, module, layer, 3, seed=9)
+
+
+WIDTH_SCRIPT = """
+import numpy as np, fastrnn
+from fastrnn import reference
+fastrnn.set_num_threads(2)
+for cls, mode in ((fastrnn.LSTM, "LSTM"), (fastrnn.GRU, "GRU")):
+    layer = cls(7, 40, num_layers=2, bidirectional=True, seed=2)
+    x = np.random.default_rng(3).standard_normal((9, 21, 7)).astype(np.float32)
+    out, _ = layer(x, lengths=np.arange(21) % 9 + 1)
+    expected, _ = reference.rnn_forward(mode, x, layer.state_dict(), hidden_size=40, num_layers=2,
+                                        bidirectional=True, lengths=np.arange(21) % 9 + 1)
+    assert np.abs(out - expected).max() <= 2e-5 * max(1.0, np.abs(expected).max()), mode
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", [name for name in _kernels.isa_names() if _kernels.isa_supported(name)])
+def test_the_per_step_product_at_each_width(isa):
+    """The per-step packed product's vector width follows the ISA chosen at start (csrc/packed_gemm_widths.inc:
+    64 bytes with avx512): each ISA this CPU runs, in a fresh process, against the reference (row-split plain
+    panels forward; training is covered above at the default width)."""
+    done = subprocess.run([sys.executable, "-c", WIDTH_SCRIPT], env={**os.environ, "FASTRNN_ISA": isa},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -64,10 +64,12 @@ typedef struct {
 /* FR_PRODUCT_QUANT: every product, the input projection too, from reduced-precision weights (quant.h; float32
  * only): the weight format is the products' parameter, the loops and cells are the same. */
 enum { FR_PRODUCT_DIRECT = 0, FR_PRODUCT_PACKED = 1, FR_PRODUCT_BLAS = 2, FR_PRODUCT_QUANT = 3 };
+enum { FR_FUSED_NARROW = 1, FR_FUSED_WIDE = 2 };
 
 typedef struct {
     int product;         /* FR_PRODUCT_* of the per-step products */
-    int fused;           /* FR_PRODUCT_PACKED: 1 for the fused step on gate-interleaved panels of W_hh, 0 for plain
+    int fused;           /* FR_PRODUCT_PACKED: FR_FUSED_NARROW or FR_FUSED_WIDE for the fused step on
+                            gate-interleaved panels of W_hh at that vector width (fused_step_widths.inc), 0 for plain
                             panels and a separate point-wise pass */
     int threads;         /* threads per step (1 when row_parts > 1) */
     int row_parts;       /* 1, or the slices of the batch that run the time loop each on its own thread (one
@@ -150,8 +152,8 @@ void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int trai
                                                                                                                  \
     /* Packing: W_hh [ng H, K] in the fused step's panels (fused_step.inc), any matrix in plain panels         \
        (packed_gemm.inc). Sizes in elements. */                                                                 \
-    ptrdiff_t fr_fused_size_##SFX(int mode, ptrdiff_t H, ptrdiff_t K);                                          \
-    void fr_pack_fused_##SFX(int mode, const REAL *W, ptrdiff_t H, ptrdiff_t K, REAL *Wp);                     \
+    ptrdiff_t fr_fused_size_##SFX(int mode, ptrdiff_t H, ptrdiff_t K, int width);                               \
+    void fr_pack_fused_##SFX(int mode, const REAL *W, ptrdiff_t H, ptrdiff_t K, int width, REAL *Wp);          \
     ptrdiff_t fr_packed_size_##SFX(ptrdiff_t N, ptrdiff_t K);                                                    \
     /* W [N, K] with element [n][k] at W[n stride_n + k stride_k] (torch's layout: K, 1; transposed: 1, N). */ \
     void fr_pack_weights_##SFX(const REAL *W, ptrdiff_t N, ptrdiff_t K, ptrdiff_t stride_n, ptrdiff_t stride_k, \

@@ -1,6 +1,6 @@
 /* Instantiates every template for float and double: the product kernels (small_gemm.inc, packed_gemm.inc,
  * parallel_gemm.inc), the helpers the cells call for their products (products.inc), the
- * cells (rnn.inc, lstm.inc, gru.inc: step forward, step backward, derivation), the fused step (fused_step.inc)
+ * cells (rnn.inc, lstm.inc, gru.inc: step forward, step backward, derivation), the fused step (fused_step_widths.inc)
  * and the time loops (loop.inc, and unit_loop.inc for the fused step split by hidden units).
  * Inside a template: REAL is the element type, FR_FN(name) appends the type suffix, SIGMOID/TANH/RELU are the
  * activations of that type (activations.h), FR_BLAS_GEMM the CBLAS gemm of that type. */
@@ -30,7 +30,7 @@
 #include "rnn.inc"
 #include "lstm.inc"
 #include "gru.inc"
-#include "fused_step.inc"
+#include "fused_step_widths.inc"
 #include "loop.inc"
 #include "unit_loop.inc"
 #undef REAL
@@ -54,6 +54,6 @@
 #include "rnn.inc"
 #include "lstm.inc"
 #include "gru.inc"
-#include "fused_step.inc"
+#include "fused_step_widths.inc"
 #include "loop.inc"
 #include "unit_loop.inc"

@@ -14,6 +14,7 @@
  * - FR_PRODUCT_BLAS re-packs W on every call of the step: never chosen, kept for tests as the reference path.
  */
 #include "fastrnn.h"
+#include "gemm.h"   /* fr_step_wide */
 #include "quant.h"
 
 /* A call runs the packed, fused step from this many steps (or more than DIRECT_MAX_ROWS rows). */
@@ -138,8 +139,9 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
                            T >= FR_PACKED_MIN_STEPS &&
                            fr_max_threads() > 1 && flops >= FR_MIN_UNIT_SPLIT_FLOPS &&
                            fr_plan_wake_pays(flops * (double)T);
-    plan.fused = plan.product == FR_PRODUCT_PACKED && (rows <= FR_FUSED_MAX_ROWS || unit_split) &&
-                 cell->mode != FR_GRU_RB;
+    const int fused = plan.product == FR_PRODUCT_PACKED && (rows <= FR_FUSED_MAX_ROWS || unit_split) &&
+                      cell->mode != FR_GRU_RB;
+    plan.fused = !fused ? 0 : fr_step_wide() ? FR_FUSED_WIDE : FR_FUSED_NARROW;
     if (plan.fused && unit_split) plan.threads = fr_max_threads();
     plan.chunk = chunk_steps(cell, T, B, training, elem, FR_CHUNK_BYTES);
     return plan;

@@ -14,6 +14,9 @@ cdef extern from "fastrnn.h" nogil:
         FR_PRODUCT_PACKED
         FR_PRODUCT_BLAS
         FR_PRODUCT_QUANT
+    enum:
+        FR_FUSED_NARROW
+        FR_FUSED_WIDE
 
     ctypedef struct fr_cell:
         int mode
@@ -102,10 +105,10 @@ cdef extern from "fastrnn.h" nogil:
     void fr_step_stack_f64(const fr_cell *cells, Py_ssize_t L, const fr_plan *plan, const double *x,
                            Py_ssize_t B, double *h, double *c, double *work)
 
-    Py_ssize_t fr_fused_size_f32(int mode, Py_ssize_t H, Py_ssize_t K)
-    Py_ssize_t fr_fused_size_f64(int mode, Py_ssize_t H, Py_ssize_t K)
-    void fr_pack_fused_f32(int mode, const float *W, Py_ssize_t H, Py_ssize_t K, float *Wp)
-    void fr_pack_fused_f64(int mode, const double *W, Py_ssize_t H, Py_ssize_t K, double *Wp)
+    Py_ssize_t fr_fused_size_f32(int mode, Py_ssize_t H, Py_ssize_t K, int width)
+    Py_ssize_t fr_fused_size_f64(int mode, Py_ssize_t H, Py_ssize_t K, int width)
+    void fr_pack_fused_f32(int mode, const float *W, Py_ssize_t H, Py_ssize_t K, int width, float *Wp)
+    void fr_pack_fused_f64(int mode, const double *W, Py_ssize_t H, Py_ssize_t K, int width, double *Wp)
     Py_ssize_t fr_packed_size_f32(Py_ssize_t N, Py_ssize_t K)
     Py_ssize_t fr_packed_size_f64(Py_ssize_t N, Py_ssize_t K)
     void fr_pack_weights_f32(const float *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t stride_n, Py_ssize_t stride_k,
@@ -134,3 +137,7 @@ cdef extern from "fastrnn.h" nogil:
 cdef extern from "cblas.h" nogil:
     void scipy_openblas_set_num_threads(int num_threads)
     char *scipy_openblas_get_config()
+
+
+cdef extern from "gemm.h" nogil:
+    int fr_step_wide()   # 1 where the per-step products may run at 64-byte vectors (full-width AVX-512)

@@ -40,7 +40,7 @@ cdef _ForwardCall prepare_forward(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cn
     check_blas_sizes(T * B, cp.n_in, cp.G, ldo)
     owner = None
     if plan.product == FR_PRODUCT_PACKED:
-        owner = cell.packed(PANELS_FUSED if plan.fused else PANELS_PLAIN, &fc.pk)
+        owner = cell.packed(PANELS_FUSED + plan.fused if plan.fused else PANELS_PLAIN, &fc.pk)
     dtype = cell.dtype
     work = np.empty(fr_forward_workspace(cp, &plan, B, training), dtype)
     gates = None

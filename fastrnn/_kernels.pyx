@@ -22,9 +22,10 @@ _GATES = {FR_RNN_TANH: 1, FR_RNN_RELU: 1, FR_LSTM: 4, FR_GRU: 3, FR_GRU_RB: 3}
 
 
 cdef enum:   # layouts of a cell's packed panels
-    PANELS_FUSED = 0      # forward, fused step (gate-interleaved W_hh)
-    PANELS_PLAIN = 1      # forward, plain panels and a separate point-wise pass
-    PANELS_BACKWARD = 2   # backward, the transposed matrices
+    PANELS_PLAIN = 0      # forward, plain panels and a separate point-wise pass
+    PANELS_BACKWARD = 1   # backward, the transposed matrices
+    # forward, fused step (gate-interleaved W_hh): PANELS_FUSED + FR_FUSED_NARROW or FR_FUSED_WIDE
+    PANELS_FUSED = 2
 
 
 cdef inline void *data(a):
@@ -127,7 +128,7 @@ cdef class Cell:
         return f
 
     cdef object packed(self, int layout, fr_packed *out):
-        """Fills out with the panels of `layout` (PANELS_FUSED, PANELS_PLAIN: forward; PANELS_BACKWARD), current;
+        """Fills out with the panels of `layout` (PANELS_FUSED + width, PANELS_PLAIN: forward; PANELS_BACKWARD), current;
         returns what owns them (the caller keeps it until its C call returns, so a concurrent repack cannot free
         them)."""
         cdef uint64_t f = self._fingerprint()
@@ -148,23 +149,35 @@ cdef class Cell:
         hr = None if w_hr is None else plain_panels(w_hr, 0, c.P, transposed)
         if c.mode == FR_GRU_RB:
             return plain_panels(w_hh, 0, 2 * H, transposed), plain_panels(w_hh, 2 * H, H, transposed), hr
-        if layout == PANELS_FUSED:
-            return fused_panels(c.mode, w_hh, H), None, hr
+        if layout > PANELS_FUSED:
+            return fused_panels(c.mode, w_hh, H, layout - PANELS_FUSED), None, hr
         return plain_panels(w_hh, 0, c.G, transposed), None, hr
 
 
-cdef object fused_panels(int mode, cnp.ndarray W, Py_ssize_t H):
-    """W_hh [ng H, K] in the fused step's panels (csrc/fused_step.inc); a new 1-D array."""
+cdef object aligned_empty(Py_ssize_t n, dtype):
+    """A new 1-D array of n elements whose data starts on a 64-byte boundary (a cache line, and one AVX-512 vector).
+
+    NumPy's large arrays start 16 bytes past a page (malloc's header), so a packed panel's 32- and 64-byte vector
+    loads each crossed a cache line: on an Intel Xeon the 64-byte fused step at batch 1 ran 20% slower so."""
+    itemsize = np.dtype(dtype).itemsize
+    pad = 64 // itemsize
+    buf = np.empty(n + pad, dtype)
+    cdef Py_ssize_t offset = (-(<Py_ssize_t>cnp.PyArray_DATA(buf)) % 64) // itemsize
+    return buf[offset:offset + n]
+
+
+cdef object fused_panels(int mode, cnp.ndarray W, Py_ssize_t H, int width):
+    """W_hh [ng H, K] in the fused step's panels of width FR_FUSED_* (csrc/fused_step.inc); a new 1-D array."""
     cdef Py_ssize_t K = W.shape[1]
     cdef bint f64 = W.dtype == np.float64
-    out = np.empty(fr_fused_size_f64(mode, H, K) if f64 else fr_fused_size_f32(mode, H, K), W.dtype)
+    out = aligned_empty(fr_fused_size_f64(mode, H, K, width) if f64 else fr_fused_size_f32(mode, H, K, width), W.dtype)
     cdef void *src = data(W)
     cdef void *dst = data(out)
     with nogil:
         if f64:
-            fr_pack_fused_f64(mode, <const double *>src, H, K, <double *>dst)
+            fr_pack_fused_f64(mode, <const double *>src, H, K, width, <double *>dst)
         else:
-            fr_pack_fused_f32(mode, <const float *>src, H, K, <float *>dst)
+            fr_pack_fused_f32(mode, <const float *>src, H, K, width, <float *>dst)
     return out
 
 
@@ -175,7 +188,7 @@ cdef object plain_panels(cnp.ndarray W, Py_ssize_t row0, Py_ssize_t rows, bint t
     cdef Py_ssize_t n = K if transposed else rows, k = rows if transposed else K
     cdef Py_ssize_t stride_n = 1 if transposed else K, stride_k = K if transposed else 1
     cdef bint f64 = W.dtype == np.float64
-    out = np.empty(fr_packed_size_f64(n, k) if f64 else fr_packed_size_f32(n, k), W.dtype)
+    out = aligned_empty(fr_packed_size_f64(n, k) if f64 else fr_packed_size_f32(n, k), W.dtype)
     cdef void *src = data(W)
     cdef void *dst = data(out)
     with nogil:
@@ -194,17 +207,20 @@ cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_
 
 cdef int force_product(fr_plan *plan, product) except -1:
     """Tests pin the per-step product: product None (the plan's choice), "direct", "packed" (plain panels), "fused"
-    or "blas"."""
+    (the architecture's vector width), "fused_wide" (64-byte vectors where AVX-512 runs at full width, else the
+    same as "fused") or "blas"."""
     if product is not None:
-        plan.product = _PRODUCTS["packed" if product == "fused" else product]
-        plan.fused = product == "fused"
+        plan.product = _PRODUCTS["packed" if product.startswith("fused") else product]
+        plan.fused = (0 if not product.startswith("fused") else
+                      FR_FUSED_WIDE if product == "fused_wide" and fr_step_wide() else FR_FUSED_NARROW)
     return 0
 
 
 def plan(Cell cell, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
     """What csrc/plan.c chooses for a call of T steps and B rows ("forward", "training", "backward" or "step"):
     {"product": "direct" | "fused" | "packed" | "blas", "threads": per step, "row_parts": slices of the batch that
-    run the steps on their own threads, "chunk": steps projected at once}."""
+    run the steps on their own threads, "chunk": steps projected at once, "wide": the fused step at 64-byte
+    vectors}."""
     cdef int elem = 8 if cell.is_double else 4
     cdef fr_plan p
     if kind == "backward":
@@ -215,7 +231,7 @@ def plan(Cell cell, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
         p = fr_plan_forward(&cell.c, T, B, kind == "training", elem)
     names = {value: name for name, value in _PRODUCTS.items()}
     return {"product": "fused" if p.fused else names[p.product], "threads": p.threads, "row_parts": p.row_parts,
-            "chunk": p.chunk}
+            "chunk": p.chunk, "wide": p.fused == FR_FUSED_WIDE}
 
 
 include "_forward.pxi"

@@ -43,7 +43,7 @@ cdef class QuantMatrix:
         cdef Py_ssize_t N = values.shape[0], K = values.shape[1]
         require(values, "values", np.dtype(np.int8 if fmt == FR_Q_INT8 else np.uint16), (N, K))
         require(scale, "scale", np.dtype(np.float32), (N,))
-        packed = np.empty(fr_quant_packed_bytes(fmt, N, K), np.uint8)
+        packed = aligned_empty(fr_quant_packed_bytes(fmt, N, K), np.uint8)
         fr_quant_pack(fmt, cnp.PyArray_DATA(values), N, K, K, cnp.PyArray_DATA(packed))
         scale = scale.copy()
         self._arrays = (packed, scale)

@@ -53,7 +53,7 @@ def test_time_loop_same_with_every_product_kernel(mode, reverse, rng):
     x = rng.standard_normal((T, B, 5))
     batch_sizes = np.array([9, 9, 7, 4, 4, 1], np.intp)
     results = []
-    for product in ("blas", "direct", "packed", "fused", None):
+    for product in ("blas", "direct", "packed", "fused", "fused_wide", None):
         h = rng.standard_normal((B, P)) * 0 + 0.5
         c = np.full((B, H), 0.25) if mode.startswith("LSTM") else None
         out, tape = np.zeros((T, B, P)), {}
@@ -74,3 +74,31 @@ def test_time_loop_same_with_every_product_kernel(mode, reverse, rng):
     for other in results[1:]:
         for got, want in zip(other, results[0]):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("B", [1, 2, 3, 4, 5, 6, 7, 8, 11, 13])
+@pytest.mark.parametrize("H", [5, 16, 17, 40])
+def test_fused_step_widths_match_torch(mode, B, H, rng):
+    """The fused step at both vector widths (fused_step_widths.inc: "fused_wide" is the 64-byte step where the CPU
+    runs AVX-512 at full width, else the same as "fused") against torch, float32, for every row count of the
+    micro-kernels (1..6 rows per pass, groups of equal size), hidden sizes that leave a partial panel, and rows
+    that stop early (batch_sizes). Tolerance 2e-5 absolute on tanh-bounded outputs."""
+    import torch
+    import fastrnn
+    I, T = 6, 5
+    module = getattr(torch.nn, mode)(I, H)
+    layer = getattr(fastrnn, mode).from_torch(module)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    batch_sizes = np.array([B, B, max(1, B - 1), max(1, B // 2), 1], np.intp)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        torch.from_numpy(x), [int((batch_sizes > b).sum()) for b in range(B)])
+    with torch.no_grad():
+        want, _ = module(packed)
+        want = torch.nn.utils.rnn.pad_packed_sequence(want)[0].numpy()
+    for product in ("fused", "fused_wide"):
+        h = np.zeros((B, H), np.float32)
+        c = np.zeros((B, H), np.float32) if mode == "LSTM" else None
+        out = np.zeros((T, B, H), np.float32)
+        _kernels.forward_direction(layer._cells[0], x, h, c, batch_sizes, False, out, 0, None, product)
+        np.testing.assert_allclose(out, want, rtol=0, atol=2e-5, err_msg=product)

@@ -13,6 +13,11 @@
  *   from a few steps on, and it is the only kernel for more than 8 rows.
  * - FR_PRODUCT_BLAS re-packs W on every call of the step: never chosen, kept for tests as the reference path.
  */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include "fastrnn.h"
 #include "gemm.h"   /* fr_step_wide */
 #include "quant.h"
@@ -25,6 +30,11 @@
  * one Zen 4 core (batch 16 to 64): the gates of a step then stay in L2 anyway. (On several threads below the row
  * split, the fused step split by units serves every row count.) */
 #define FR_FUSED_MAX_ROWS 8
+/* The 64-byte fused step (fused_step_widths.inc, where AVX-512 runs at full width) from this many rows per pass:
+ * measured on 2 Intel Xeon cores (T60, GFLOP/s, 32-byte -> 64-byte step), LSTM B2 H512 66 -> 81, B4 H512
+ * 74 -> 134, GRU B8 H512 123 -> 172; but one row streams W_hh from L2 for little work per byte, and there the
+ * narrow step led (LSTM B1 H512 53 -> 42, GRU B1 H512 77 -> 59). */
+#define FR_FUSED_WIDE_MIN_ROWS 2
 /* A per-step product is split across threads from about 1.5 us of work (LSTM H = 128 at batch 1): each thread
  * then keeps its slice of W_hh in its own L2 (the pool gives it the same part every step). Measured on 2 idle
  * cores: LSTM B1 H128 time loop 452 -> 317 us; below this size the hand-off costs more than it saves. */
@@ -46,6 +56,13 @@
  * L3 when W_hh outgrows its L2): 8 rows make 4 FLOP per byte of float32 W, about 25 GB/s at one Zen 4 core's
  * 100 GFLOP/s, which its L3 delivers. */
 #define FR_ROW_SPLIT_MIN_ROWS 8
+/* Where the loop split by units can run instead (fused step, no projection), it is preferred at any batch when
+ * one step's recurrent weights outgrow FR_L2_SHARE of a core's L2: the split then keeps half of W_hh in each
+ * core's L2, where the row split streams all of it from L3 on both. Measured on 2 Intel Xeon cores (2 MiB L2
+ * each; GFLOP/s of the time loop for I = 4, row split -> unit split, two runs): LSTM H512 (4 MiB) B16 149-152 ->
+ * 184-190, B64 179-180 -> 217; GRU H512 (3 MiB) B64 183-185 -> 219-222; but LSTM H256 (1 MiB) B64 206-210 ->
+ * 179-180 and LSTM H128 B24 148-152 -> 116-117, where W_hh fits. */
+#define FR_L2_SHARE 0.5
 /* Large products (input projection, weight gradients) are split from 1 MFLOP. */
 #define FR_MIN_GEMM_FLOPS 1.0e6
 /* Inference projects the inputs of at most this many bytes of gates at once (a chunk of steps that stays in L3
@@ -109,16 +126,47 @@ static ptrdiff_t chunk_steps(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int 
     return chunk < 1 ? 1 : chunk > T ? T : chunk;
 }
 
+/* One core's L2 in bytes (glibc's sysconf, else Linux's sysfs, else 1 MiB), read once. */
+static size_t l2_bytes(void)
+{
+    static atomic_size_t cached;
+    size_t bytes = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (bytes != 0) return bytes;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    const long conf = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (conf > 0) bytes = (size_t)conf;
+#endif
+    FILE *f = bytes == 0 ? fopen("/sys/devices/system/cpu/cpu0/cache/index2/size", "r") : NULL;
+    if (f != NULL) {
+        unsigned long value = 0;
+        char unit = 0;
+        if (fscanf(f, "%lu%c", &value, &unit) >= 1)
+            bytes = (size_t)value * (unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1);
+        fclose(f);
+    }
+    if (bytes == 0) bytes = 1024 * 1024;
+    atomic_store_explicit(&cached, bytes, memory_order_relaxed);   /* any thread computes the same value */
+    return bytes;
+}
+
+/* Whether one step's recurrent weights fit in FR_L2_SHARE of one core's L2. */
+static int weights_fit_l2(const fr_cell *cell, int elem)
+{
+    const double bytes = ((double)cell->G * (double)cell->P +
+                          (cell->w_hr != NULL ? (double)cell->P * (double)cell->H : 0)) * elem;
+    return bytes <= FR_L2_SHARE * (double)l2_bytes();
+}
+
 /* Splits the batch into slices that run the steps on their own threads (plan->row_parts, then one thread per
- * step) when there are rows enough for each and the call's work pays for waking the workers. */
-static void split_rows(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, fr_plan *plan)
+ * step) when there are min_rows rows for each and the call's work pays for waking the workers. */
+static void split_rows(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, ptrdiff_t min_rows, fr_plan *plan)
 {
     const double call_flops = step_flops(cell, B) * (double)T;
     const int threads = fr_max_threads();
     plan->row_parts = 1;
-    if (plan->product == FR_PRODUCT_PACKED && threads > 1 && B >= 2 * FR_ROW_SPLIT_MIN_ROWS &&
+    if (plan->product == FR_PRODUCT_PACKED && threads > 1 && B >= 2 * min_rows &&
         call_flops >= FR_MIN_GEMM_FLOPS && fr_plan_wake_pays(call_flops)) {
-        const ptrdiff_t parts = B / FR_ROW_SPLIT_MIN_ROWS;
+        const ptrdiff_t parts = B / min_rows;
         plan->row_parts = parts < threads ? (int)parts : threads;
         plan->threads = 1;
     }
@@ -129,7 +177,12 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
     fr_plan plan = {0};
     plan.product = B > FR_DIRECT_MAX_ROWS || T >= FR_PACKED_MIN_STEPS ? FR_PRODUCT_PACKED : FR_PRODUCT_DIRECT;
     plan.threads = step_threads(cell, plan.product, T, B, elem);
-    split_rows(cell, T, B, &plan);
+    /* Where the split by units can run, it is preferred to a row split whenever the step's weights outgrow
+     * FR_L2_SHARE of one core's L2. */
+    const int units_can_split = cell->w_hr == NULL && cell->mode != FR_GRU_RB && T >= FR_PACKED_MIN_STEPS;
+    const ptrdiff_t min_rows =
+        units_can_split && !weights_fit_l2(cell, elem) ? PTRDIFF_MAX / 4 : FR_ROW_SPLIT_MIN_ROWS;
+    split_rows(cell, T, B, min_rows, &plan);
     const ptrdiff_t rows = (B + plan.row_parts - 1) / plan.row_parts;   /* of one thread's steps */
     const double flops = step_flops(cell, B);
     /* Below the row split, several threads split the fused step by units (one barrier per step, each thread's
@@ -141,21 +194,22 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
                            fr_plan_wake_pays(flops * (double)T);
     const int fused = plan.product == FR_PRODUCT_PACKED && (rows <= FR_FUSED_MAX_ROWS || unit_split) &&
                       cell->mode != FR_GRU_RB;
-    plan.fused = !fused ? 0 : fr_step_wide() ? FR_FUSED_WIDE : FR_FUSED_NARROW;
+    plan.fused = !fused ? 0 : fr_step_wide() && rows >= FR_FUSED_WIDE_MIN_ROWS ? FR_FUSED_WIDE : FR_FUSED_NARROW;
     if (plan.fused && unit_split) plan.threads = fr_max_threads();
     plan.chunk = chunk_steps(cell, T, B, training, elem, FR_CHUNK_BYTES);
     return plan;
 }
 
-/* Two directions at once pay where the forward plan would split every step's product by hidden units (fewer rows
- * than a row split needs): each thread then runs its direction with no hand-off per step, and the two read their
- * own W_hh, the same bytes in all as the split. */
+/* Two directions at once pay where the forward plan would split every step's product by hidden units for few rows
+ * (fewer than a row split needs): each thread then runs its direction with no hand-off per step, and the two read
+ * their own W_hh, the same bytes in all as the split. With many rows and weights beyond a core's L2 share, each
+ * direction split by units keeps half of its W_hh in each L2 instead. */
 int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
 {
     const fr_plan plan = fr_plan_forward(cell, T, B, 0, elem);
     const double call_flops = 2.0 * step_flops(cell, B) * (double)T;
     return fr_max_threads() > 1 && plan.row_parts == 1 && call_flops >= FR_MIN_GEMM_FLOPS &&
-           fr_plan_wake_pays(call_flops);
+           (B < 2 * FR_ROW_SPLIT_MIN_ROWS || weights_fit_l2(cell, elem)) && fr_plan_wake_pays(call_flops);
 }
 
 void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem, fr_plan *plan)
@@ -167,7 +221,7 @@ void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int trai
 fr_plan fr_plan_backward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
 {
     fr_plan plan = {FR_PRODUCT_PACKED, 0, step_threads(cell, FR_PRODUCT_PACKED, T, B, elem), 1, T > 1 ? T : 1};
-    split_rows(cell, T, B, &plan);
+    split_rows(cell, T, B, FR_ROW_SPLIT_MIN_ROWS, &plan);
     return plan;
 }
 

@@ -199,3 +199,18 @@ def test_the_per_step_product_at_each_width(isa):
     done = subprocess.run([sys.executable, "-c", WIDTH_SCRIPT], env={**os.environ, "FASTRNN_ISA": isa},
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_plan_splits_units_when_the_weights_outgrow_a_core_l2(two_threads):
+    """LSTM H = 512: W_hh is 4 MiB, beyond half of any L2 this runs on, so every batch keeps the split by units
+    (each core holds half of W_hh) rather than a row split that streams all of it on both cores; a bidirectional
+    layer of that size runs each direction so, rather than the two at once, from the row split's batch."""
+    cell = fastrnn.LSTM(I, 512, seed=0)._cells[0]
+    for B in (1, 16, 64, 200):
+        plan = _kernels.plan(cell, T, B)
+        assert (plan["row_parts"], plan["threads"], plan["product"]) == (1, 2, "fused")
+    assert _kernels.plan(cell, T, 64, "backward")["row_parts"] == 2   # backward has no split by units
+    projected = fastrnn.LSTM(I, 512, proj_size=64, seed=0)._cells[0]   # nor a projected LSTM
+    assert _kernels.plan(projected, T, 64)["row_parts"] == 2
+    bi = fastrnn.LSTM(I, 512, bidirectional=True, seed=0)._cells[0]
+    assert _kernels.directions_at_once(bi, T, 15) and not _kernels.directions_at_once(bi, T, 16)

@@ -63,6 +63,13 @@
  * 184-190, B64 179-180 -> 217; GRU H512 (3 MiB) B64 183-185 -> 219-222; but LSTM H256 (1 MiB) B64 206-210 ->
  * 179-180 and LSTM H128 B24 148-152 -> 116-117, where W_hh fits. */
 #define FR_L2_SHARE 0.5
+/* Below this much work per step (the whole batch's), the split by units' barrier (about 1 us a step) outweighs
+ * what it saves, and a batch whose weights fit in L2 splits rows from FR_ROW_SPLIT_SMALL_MIN_ROWS per thread.
+ * Measured on 2 Intel Xeon cores (ms per call, unit split -> row split, two runs): LSTM B8 T100 H128 (1.05 MFLOP
+ * a step) 1.36-1.40 -> 1.18-1.19, B6 1.01-1.04 -> 0.95-0.97; but LSTM B8 H256 (4.2 MFLOP) 3.83-3.90 -> 4.04-4.05
+ * and GRU B4 H256 (1.6 MFLOP) 2.31-2.52 -> 2.48-2.62. */
+#define FR_SMALL_STEP_FLOPS 1.2e6
+#define FR_ROW_SPLIT_SMALL_MIN_ROWS 3
 /* Large products (input projection, weight gradients) are split from 1 MFLOP. */
 #define FR_MIN_GEMM_FLOPS 1.0e6
 /* Inference projects the inputs of at most this many bytes of gates at once (a chunk of steps that stays in L3
@@ -178,10 +185,12 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
     plan.product = B > FR_DIRECT_MAX_ROWS || T >= FR_PACKED_MIN_STEPS ? FR_PRODUCT_PACKED : FR_PRODUCT_DIRECT;
     plan.threads = step_threads(cell, plan.product, T, B, elem);
     /* Where the split by units can run, it is preferred to a row split whenever the step's weights outgrow
-     * FR_L2_SHARE of one core's L2. */
+     * FR_L2_SHARE of one core's L2; where they fit and the step is small, rows split from fewer per thread. */
     const int units_can_split = cell->w_hr == NULL && cell->mode != FR_GRU_RB && T >= FR_PACKED_MIN_STEPS;
-    const ptrdiff_t min_rows =
-        units_can_split && !weights_fit_l2(cell, elem) ? PTRDIFF_MAX / 4 : FR_ROW_SPLIT_MIN_ROWS;
+    const int fit = weights_fit_l2(cell, elem);
+    const ptrdiff_t min_rows = units_can_split && !fit                               ? PTRDIFF_MAX / 4
+                               : fit && step_flops(cell, B) < FR_SMALL_STEP_FLOPS ? FR_ROW_SPLIT_SMALL_MIN_ROWS
+                                                                                   : FR_ROW_SPLIT_MIN_ROWS;
     split_rows(cell, T, B, min_rows, &plan);
     const ptrdiff_t rows = (B + plan.row_parts - 1) / plan.row_parts;   /* of one thread's steps */
     const double flops = step_flops(cell, B);
@@ -200,16 +209,16 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
     return plan;
 }
 
-/* Two directions at once pay where the forward plan would split every step's product by hidden units for few rows
- * (fewer than a row split needs): each thread then runs its direction with no hand-off per step, and the two read
- * their own W_hh, the same bytes in all as the split. With many rows and weights beyond a core's L2 share, each
- * direction split by units keeps half of its W_hh in each L2 instead. */
+/* Two directions at once pay for fewer rows than a row split of FR_ROW_SPLIT_MIN_ROWS needs: each thread then runs
+ * its direction with no hand-off per step, and the two read their own W_hh, the same bytes in all as a split by
+ * units. With more rows, each direction splits rows (or, with weights beyond a core's L2 share, units, which keeps
+ * half of its W_hh in each L2). */
 int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
 {
-    const fr_plan plan = fr_plan_forward(cell, T, B, 0, elem);
     const double call_flops = 2.0 * step_flops(cell, B) * (double)T;
-    return fr_max_threads() > 1 && plan.row_parts == 1 && call_flops >= FR_MIN_GEMM_FLOPS &&
-           (B < 2 * FR_ROW_SPLIT_MIN_ROWS || weights_fit_l2(cell, elem)) && fr_plan_wake_pays(call_flops);
+    (void)elem;
+    return fr_max_threads() > 1 && B < 2 * FR_ROW_SPLIT_MIN_ROWS && call_flops >= FR_MIN_GEMM_FLOPS &&
+           fr_plan_wake_pays(call_flops);
 }
 
 void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem, fr_plan *plan)

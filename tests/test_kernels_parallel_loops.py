@@ -27,7 +27,10 @@ def test_plan_splits_rows_from_two_slices_of_eight(two_threads):
     assert (wide["row_parts"], wide["threads"]) == (2, 1)
     assert wide["product"] == "fused"   # 8 rows per thread
     assert _kernels.plan(cell, T, 64)["product"] == "packed"
-    assert _kernels.plan(cell, T, 15)["row_parts"] == 1
+    assert _kernels.plan(cell, T, 15)["row_parts"] == 2   # a small step (1.1 MFLOP): rows split from 3 each
+    assert _kernels.plan(cell, T, 5)["row_parts"] == 1
+    big = fastrnn.LSTM(I, 256, seed=0)._cells[0]   # 7.9 MFLOP a step at 15 rows: split by units
+    assert (_kernels.plan(big, T, 15)["row_parts"], _kernels.plan(big, T, 15)["threads"]) == (1, 2)
     assert _kernels.plan(cell, 1, 16, "step")["row_parts"] == 1
     fastrnn.set_num_threads(1)
     assert _kernels.plan(cell, T, 64)["row_parts"] == 1

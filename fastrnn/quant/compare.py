@@ -4,14 +4,14 @@ For each config (B, T, H) one torch LSTM with torch's init gives the weights of 
 int8 and bfloat16 (quantize_dynamic), torch's quantize_dynamic (qint8, fbgemm) and ONNX Runtime's
 DynamicQuantizeLSTM (onnxruntime.quantization.quantize_dynamic of the exported model). Inputs are unit-scale
 normal. Prints the median time per call over round-robin rounds (one process, every contender with the same
-thread count) and max |out - out_fp32| against torch's float32 LSTM. torch and onnxruntime are needed here
+thread count; each sample starts after the previous contender's idle threads stop spinning, as in `fastrnn
+bench`) and max |out - out_fp32| against torch's float32 LSTM. torch and onnxruntime are needed here
 only. Timings mean something only on an otherwise idle machine: the 1-minute load average is printed.
 """
 import argparse
 import importlib.util
 import logging
 import os
-import statistics
 import tempfile
 import time
 import warnings
@@ -110,6 +110,7 @@ def main(argv=None):
     import torch
 
     import fastrnn
+    from fastrnn.benchmark import measure
     from fastrnn.quant import kernels_summary
     fastrnn.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
@@ -117,15 +118,10 @@ def main(argv=None):
     for B, T, H in CONFIGS:
         runs, reference = contenders(B, T, H, args.threads)
         errors = {name: float(np.abs(run() - reference).max()) for name, run in runs.items()}
-        samples = {name: [] for name in runs}
-        for _ in range(args.repeat):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                run()
-                samples[name].append(time.perf_counter() - start)
+        medians = measure(runs, args.repeat)   # each sample after the previous contender's threads settle
         print(f"LSTM B{B} T{T} H{H} (load {os.getloadavg()[0]:.2f})")
-        for name, times in samples.items():
-            print(f"  {name:<13} {statistics.median(times) * 1e3:9.3f} ms   max |out - out_fp32| {errors[name]:.2e}")
+        for name, median in medians.items():
+            print(f"  {name:<13} {median * 1e3:9.3f} ms   max |out - out_fp32| {errors[name]:.2e}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ GRU: int
 GRU_RB: int
 GEMM_ENGINES: Dict[str, int]
 
-_Product = Optional[Literal["direct", "fused", "packed", "blas"]]
+_Product = Optional[Literal["direct", "fused", "fused_wide", "packed", "blas"]]
 
 class Cell:
     is_double: bool

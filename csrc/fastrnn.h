@@ -84,7 +84,9 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
 fr_plan fr_plan_backward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem);
 fr_plan fr_plan_step(const fr_cell *cell, ptrdiff_t B, int elem);
 /* Inference with reduced-precision weights (FR_PRODUCT_QUANT, float32). */
-fr_plan fr_plan_quant(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B);
+fr_plan fr_plan_quant(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int format);   /* format: FR_Q_* */
+/* FR_PRODUCT_QUANT with a row split: bytes of each slice's part of the prepared activations (64-byte multiple). */
+ptrdiff_t fr_quant_slice_bytes(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B);
 /* Elements of REAL the forward loop needs as workspace for this plan (gates of a chunk unless training,
  * double-buffered h, the products of a step). */
 ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B, int training);

@@ -35,9 +35,14 @@ static ptrdiff_t fr_q_weight_bytes(int format)
     return format == FR_Q_INT8 ? 1 : 2;
 }
 
+/* int8 panels are followed by this slack: a tile kernel's last W tile of a row reads up to 15 groups of 64 bytes
+ * past a panel's end (x86/quant_amx.c), which zeros of A cancel. */
+#define FR_Q_INT8_SLACK 1024
+
 ptrdiff_t fr_quant_packed_bytes(int format, ptrdiff_t N, ptrdiff_t K)
 {
-    return fr_q_panels(N) * FR_Q_PANEL * fr_quant_padded_k(format, K) * fr_q_weight_bytes(format);
+    return fr_q_panels(N) * FR_Q_PANEL * fr_quant_padded_k(format, K) * fr_q_weight_bytes(format) +
+           (format == FR_Q_INT8 ? FR_Q_INT8_SLACK : 0);
 }
 
 void fr_quant_pack(int format, const void *W, ptrdiff_t N, ptrdiff_t K, ptrdiff_t ldw, void *out)
@@ -73,20 +78,27 @@ static ptrdiff_t fr_q_align(ptrdiff_t n)
     return (n + 63) / 64 * 64;
 }
 
+/* Bytes of M prepared rows of Kp values in the widest preparation: float32, or int8 rows padded for the tiles. */
+static ptrdiff_t fr_q_rows_bytes(ptrdiff_t M, ptrdiff_t Kp)
+{
+    const ptrdiff_t tile_row = (Kp + FR_Q_TILE_ROW_BYTES - 1) / FR_Q_TILE_ROW_BYTES * FR_Q_TILE_ROW_BYTES;
+    return fr_q_align(M * (Kp * 4 > tile_row ? Kp * 4 : tile_row));
+}
+
 ptrdiff_t fr_quant_scratch_bytes(int format, ptrdiff_t M, ptrdiff_t K)
 {
-    /* the widest preparation: float32 rows, plus the int8 scales and sums */
-    return fr_q_align(M * fr_quant_padded_k(format, K) * 4) + 2 * fr_q_align(M * 4) + 64;
+    /* the rows, plus the int8 scales and sums */
+    return fr_q_rows_bytes(M, fr_quant_padded_k(format, K)) + 2 * fr_q_align(M * 4) + 64;
 }
 
 /* int8: each row of A to integers in [-127, 127], scale max|a| / 127 (an all-zero row: scale 0); round half to
- * even (rintf in the default rounding mode). */
-FR_SIMD static void fr_q_prep_int8(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, ptrdiff_t Kp,
+ * even (rintf in the default rounding mode); rows ldq bytes apart, zeros past K. */
+FR_SIMD static void fr_q_prep_int8(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, ptrdiff_t ldq,
                                    int8_t *q, float *scale, int32_t *sum)
 {
     for (ptrdiff_t m = 0; m < M; m++) {
         const float *a = A + m * lda;
-        int8_t *qm = q + m * Kp;
+        int8_t *qm = q + m * ldq;
         float amax = 0.0f;
         for (ptrdiff_t k = 0; k < K; k++) {
             const float v = a[k] < 0 ? -a[k] : a[k];
@@ -110,7 +122,7 @@ FR_SIMD static void fr_q_prep_int8(const float *A, ptrdiff_t lda, ptrdiff_t M, p
                 s += (int32_t)v;
             }
         }
-        for (ptrdiff_t k = K; k < Kp; k++) qm[k] = 0;
+        for (ptrdiff_t k = K; k < ldq; k++) qm[k] = 0;
         scale[m] = amax / 127.0f;
         sum[m] = s;
     }
@@ -149,12 +161,15 @@ static void fr_q_prep_f32(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t 
 static fr_qprep fr_q_layout(int how, int format, ptrdiff_t M, ptrdiff_t K, void *scratch)
 {
     const ptrdiff_t Kp = fr_quant_padded_k(format, K);
-    fr_qprep p = {M, Kp, how == FR_QA_BF16 ? Kp * 2 : how == FR_QA_F32 ? Kp * 4 : Kp, scratch, NULL, NULL, NULL};
-    if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8) {
-        float *scale = (float *)((uint8_t *)scratch + fr_q_align(M * Kp * 4));
+    const ptrdiff_t tile_row = (Kp + FR_Q_TILE_ROW_BYTES - 1) / FR_Q_TILE_ROW_BYTES * FR_Q_TILE_ROW_BYTES;
+    const ptrdiff_t row_bytes = how == FR_QA_BF16 ? Kp * 2 : how == FR_QA_F32 ? Kp * 4 : how == FR_QA_INT8_TILE ? tile_row
+                                                                                                               : Kp;
+    fr_qprep p = {M, Kp, row_bytes, scratch, NULL, NULL, NULL};
+    if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8_TILE || how == FR_QA_INT8) {
+        float *scale = (float *)((uint8_t *)scratch + fr_q_rows_bytes(M, Kp));
         p.ascale = scale;
         p.sums = (int32_t *)((uint8_t *)scale + fr_q_align(M * 4));
-        p.asum = how == FR_QA_INT8_OFFSET ? p.sums : NULL;
+        p.asum = how == FR_QA_INT8 ? NULL : p.sums;
     }
     return p;
 }
@@ -166,8 +181,8 @@ static void fr_q_fill(int how, const fr_qprep *p, const float *A, ptrdiff_t lda,
     const ptrdiff_t Kp = p->Kp, rows = m1 - m0;
     uint8_t *out = (uint8_t *)p->data + m0 * p->row_bytes;
     A += m0 * lda;
-    if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8)
-        fr_q_prep_int8(A, lda, rows, K, Kp, (int8_t *)out, (float *)p->ascale + m0, p->sums + m0);
+    if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8_TILE || how == FR_QA_INT8)
+        fr_q_prep_int8(A, lda, rows, K, p->row_bytes, (int8_t *)out, (float *)p->ascale + m0, p->sums + m0);
     else if (how == FR_QA_BF16)
         fr_q_prep_bf16(A, lda, rows, K, Kp, (uint16_t *)out);
     else

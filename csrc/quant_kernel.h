@@ -23,7 +23,10 @@ typedef struct {
     int32_t *sums;           /* int8: where those sums are written (every int8 kernel computes them) */
 } fr_qprep;
 
-enum { FR_QA_INT8_OFFSET, FR_QA_INT8, FR_QA_BF16, FR_QA_F32 };   /* how a variant wants A prepared */
+/* How a variant wants A prepared: int8 with the row sums that undo W's +128 (rows of Kp bytes, or for the tile
+ * kernels rows padded with zeros to FR_Q_TILE_ROW_BYTES), int8 alone, bfloat16, float32. */
+enum { FR_QA_INT8_OFFSET, FR_QA_INT8_TILE, FR_QA_INT8, FR_QA_BF16, FR_QA_F32 };
+#define FR_Q_TILE_ROW_BYTES 64
 
 /* A kernel: C (+)= A W^T over W's panels [panel_begin, panel_end) (quant_product.inc). */
 typedef void (*fr_q_run_fn)(const fr_qprep *A, const fr_qmatrix *W, ptrdiff_t panel_begin, ptrdiff_t panel_end,

@@ -59,7 +59,7 @@ cdef extern from "fastrnn.h" nogil:
     fr_plan fr_plan_forward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int training, int elem)
     fr_plan fr_plan_backward(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int elem)
     fr_plan fr_plan_step(const fr_cell *cell, Py_ssize_t B, int elem)
-    fr_plan fr_plan_quant(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B)
+    fr_plan fr_plan_quant(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int format)
     ctypedef struct fr_forward_call:
         const fr_cell *cell
         const fr_packed *pk

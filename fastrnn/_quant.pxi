@@ -143,7 +143,7 @@ def quant_forward_direction(QuantCell cell, cnp.ndarray x, cnp.ndarray h, c, cnp
         raise ValueError(f"col0 = {col0} leaves no room for {P} columns in out of width {ldo}")
     if T and not (0 <= batch_sizes.min() and batch_sizes.max() <= B):
         raise ValueError(f"batch_sizes must lie in [0, B = {B}]")
-    cdef fr_plan plan = fr_plan_quant(&cell.c, T, B)
+    cdef fr_plan plan = fr_plan_quant(&cell.c, T, B, (<QuantMatrix>cell._arrays[1]).m.format)
     work = np.empty(fr_forward_workspace(&cell.c, &plan, B, 0), np.float32)
     cdef const float *xp = <const float *>data(x)
     cdef float *hp = <float *>data(h)

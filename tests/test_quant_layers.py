@@ -74,6 +74,29 @@ def test_lengths_and_initial_state_follow_the_reference(fmt, rng):
 
 
 @pytest.mark.parametrize("fmt", f.WEIGHT_FORMATS)
+@pytest.mark.parametrize("variant", ["lstm", "gru", "lstm_proj_peephole"])
+def test_rows_split_across_threads_give_the_one_thread_result(fmt, variant, rng, two_threads):
+    """From 16 rows on two threads, a quantized layer whose stored W_hh fits a core's L2 share splits the batch
+    (csrc/plan.c fr_plan_quant), each slice preparing its own rows in its own part of the scratch: the outputs
+    equal one thread's exactly (every row is quantized on its own), with lengths ending in both slices, and follow
+    the reference."""
+    cls, mode, options = VARIANTS[variant]
+    q = fastrnn.quantize_dynamic(cls(24, 40, num_layers=2, seed=4, **options), fmt)
+    x = rng.standard_normal((30, 37, 24)).astype(np.float32)
+    lengths = rng.integers(1, 31, size=37)
+    lengths[[0, 20]] = 30
+    split_out, split_state = q(x, lengths=lengths)
+    fastrnn.set_num_threads(1)
+    one_out, one_state = q(x, lengths=lengths)
+    np.testing.assert_array_equal(split_out, one_out)
+    states = (split_state, one_state) if mode == "LSTM" else ((split_state,), (one_state,))
+    for got, want in zip(*states):
+        np.testing.assert_array_equal(got, want)
+    ref_out, _ = _reference(q, mode, options, x, lengths=lengths)
+    assert np.abs(split_out - ref_out).max() <= _tolerance(fmt) * max(1.0, np.abs(ref_out).max())
+
+
+@pytest.mark.parametrize("fmt", f.WEIGHT_FORMATS)
 @pytest.mark.parametrize("cls", [fastrnn.LSTM, fastrnn.GRU, fastrnn.RNN])
 def test_chained_steps_equal_the_call_and_keep_state_shapes(fmt, cls, rng):
     q = fastrnn.quantize_dynamic(cls(5, 8, num_layers=3, seed=3), fmt)

@@ -4,7 +4,7 @@ int8: each row of A quantized to [-127, 127] with scale max|a| / 127 (round half
 exact: every kernel must give the reference's float32 epilogue up to float rounding (2e-6 relative).
 bfloat16 / float16 widened on load: float32 accumulation of exactly the stored weights (1e-5 relative).
 bfloat16 by vdpbf16ps or BFDOT: A rounded to bfloat16 first; against the reference with A so rounded (1e-5 relative).
-Every kernel this CPU runs is forced in turn (x86-64: AVX-512 VNNI/BF16, AVX2, C; aarch64: SMMLA, SDOT, SMLAL,
+Every kernel this CPU runs is forced in turn (x86-64: AMX, AVX-512 VNNI/BF16, AVX2, C; aarch64: SMMLA, SDOT, SMLAL,
 BFDOT, NEON widening, C); FASTRNN_ISA's cap is checked in a fresh process per level.
 """
 import numpy as np
@@ -16,7 +16,9 @@ from fastrnn.quant import formats as f
 from conftest import BF16_DOT_KERNELS, ON_ARM
 
 SHAPES = [(1, 64, 8), (3, 50, 13), (7, 130, 77), (1, 2048, 512), (300, 33, 40), (700, 40, 100), (5, 16, 1),
-          (2, 1, 3)]   # (700, 40, 100): A prepared by two threads
+          (2, 1, 3), (64, 96, 256), (48, 17, 4), (16, 2048, 130)]
+# (700, 40, 100): A prepared by two threads; (64, 96, 256), (48, 17, 4), (16, 2048, 130): whole 16-row tiles of
+# the AMX kernel with K a multiple of 64 or not, an odd panel count, and rows past the tiles (300, 700)
 
 
 @pytest.fixture(autouse=True)
@@ -73,17 +75,17 @@ def test_every_kernel_matches_the_reference(fmt, index, name, M, N, K, rng):
 
 @pytest.mark.parametrize("fmt", f.WEIGHT_FORMATS)
 def test_all_kernels_agree_on_int8_exactly_and_zero_rows_give_zero(fmt, rng):
-    A = rng.standard_normal((6, 37)).astype(np.float32)
-    A[2] = 0                                    # an all-zero row of A: scale 0, output exactly 0
+    A = rng.standard_normal((38, 37)).astype(np.float32)   # two 16-row tiles (AMX) and 6 rows past them
+    A[[2, 20, 35]] = 0                          # all-zero rows of A: scale 0, output exactly 0
     values, scale = f.quantize_matrix(rng.standard_normal((21, 37)).astype(np.float32), fmt)
     matrix = _kernels.QuantMatrix(fmt, np.ascontiguousarray(f.raw_values(values)), scale)
     results = []
     for index in range(len(_kernels.quant_kernels(fmt))):
         _kernels.quant_use_kernel(fmt, index)
-        C = np.empty((6, 21), np.float32)
+        C = np.empty((38, 21), np.float32)
         _kernels.quant_gemm_nt(matrix, A, C, False, 1)
         results.append(C)
-        assert not C[2].any()
+        assert not C[[2, 20, 35]].any()
     if fmt == "int8":
         for C in results[1:]:
             np.testing.assert_array_equal(C, results[0])

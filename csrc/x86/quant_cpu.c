@@ -2,7 +2,7 @@
  * and xgetbv (the instruction sets, and the OS saving their registers).
  *
  * Variants, best first:
- *   int8      avx512-vnni (vpdpbusd, 64-byte)  avx2 (vpmaddubsw)  c
+ *   int8      amx (tdpbsud, 1 KiB tiles)  avx512-vnni (vpdpbusd, 64-byte)  avx2 (vpmaddubsw)  c
  *   bfloat16  avx512-bf16 (vdpbf16ps)  avx512 (widened on load)  avx2 (widened on load)  c
  *   float16   avx512 (vcvtph2ps, 64-byte)  avx2-f16c  c
  * FASTRNN_ISA=avx2 or baseline caps the choice as it does the float kernels'. */
@@ -11,11 +11,16 @@
 #include <string.h>
 
 #include <cpuid.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "quant_kernel.h"
 
-enum { FR_CPU_AVX2 = 1, FR_CPU_F16C = 2, FR_CPU_AVX512 = 4, FR_CPU_VNNI = 8, FR_CPU_BF16 = 16 };
+enum { FR_CPU_AVX2 = 1, FR_CPU_F16C = 2, FR_CPU_AVX512 = 4, FR_CPU_VNNI = 8, FR_CPU_BF16 = 16, FR_CPU_AMX = 32 };
 
+FR_Q_DECLARE_RUN(int8_amx)
 FR_Q_DECLARE_RUN(int8_vnni)
 FR_Q_DECLARE_RUN(int8_avx2)
 FR_Q_DECLARE_RUN(bf16_dp)
@@ -26,6 +31,7 @@ FR_Q_DECLARE_RUN(f16_avx2)
 
 const fr_q_variant fr_q_variants[3][FR_Q_MAX_VARIANTS] = {
     [FR_Q_INT8] = {
+        {"amx", FR_CPU_AVX512 | FR_CPU_VNNI | FR_CPU_AMX, FR_QA_INT8_TILE, qp_run_int8_amx},
         {"avx512-vnni", FR_CPU_AVX512 | FR_CPU_VNNI, FR_QA_INT8_OFFSET, qp_run_int8_vnni},
         {"avx2", FR_CPU_AVX2, FR_QA_INT8, qp_run_int8_avx2},
         {"c", 0, FR_QA_INT8, qp_run_int8_c},
@@ -43,6 +49,18 @@ const fr_q_variant fr_q_variants[3][FR_Q_MAX_VARIANTS] = {
     },
 };
 
+/* Linux hands out AMX's 8 KiB of tile state per process on request (arch_prctl, since 5.16); without it the first
+ * tile instruction faults. */
+static int fr_q_tiles_granted(void)
+{
+#ifdef __linux__
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return 0;
+#endif
+}
+
 /* The CPU's FR_CPU_* bits. */
 static int fr_q_cpu_bits(void)
 {
@@ -59,12 +77,14 @@ static int fr_q_cpu_bits(void)
     unsigned a1 = 0, b1, c1, d1;
     __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
     const int bf16 = (a1 >> 5) & 1;
+    const int amx = ((d >> 24) & 1) && ((d >> 25) & 1);   /* AMX-TILE, AMX-INT8 */
     if (ymm_os && avx2 && fma) f |= FR_CPU_AVX2;
     if (ymm_os && f16c) f |= FR_CPU_F16C;
     if ((f & FR_CPU_AVX2) && (f & FR_CPU_F16C) && zmm_os && avx512) {
         f |= FR_CPU_AVX512;
         if (vnni) f |= FR_CPU_VNNI;
         if (bf16) f |= FR_CPU_BF16;
+        if (vnni && amx && (lo & 0x60000u) == 0x60000u && fr_q_tiles_granted()) f |= FR_CPU_AMX;
     }
     return f;
 }

@@ -10,8 +10,8 @@
  * fr_quant_packed_bytes adds after the last one), which those zeros cancel. tdpbsud multiplies signed A by the
  * unsigned W + 128; the shared epilogue (fr_q_store) removes 128 x the row's sum of A.
  * Rows past the last multiple of 16 go to the AVX-512 VNNI kernel (every AMX CPU has it). Measured on 2 Intel Xeon
- * cores (Sapphire Rapids class), int8 LSTM B64 T100 H512: 64-68 ms by VNNI -> 44.6-45.4 ms (the products alone: 1
- * vpdpbusd of 1,024 MACs a cycle, against a tdpbsud of 16,384 MACs in 16).
+ * cores (Sapphire Rapids class), int8 LSTM B64 T100 H512: 64-68 ms by VNNI -> 44.6-45.4 ms (per instruction,
+ * vpdpbusd does 64 multiply-adds, tdpbsud 16,384). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <stdint.h>
 #include <string.h>

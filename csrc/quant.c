@@ -19,9 +19,11 @@ ptrdiff_t fr_quant_group(int format)
     return format == FR_Q_INT8 ? 4 : format == FR_Q_BF16 ? 2 : 1;
 }
 
+/* bfloat16 pads K to 32 values, one 64-byte row of an AMX tile, so that no tile reads past its panel: a W tile
+ * of garbage bfloat16 (NaN, infinity) would poison the sums even where A is zero. */
 ptrdiff_t fr_quant_padded_k(int format, ptrdiff_t K)
 {
-    const ptrdiff_t g = fr_quant_group(format);
+    const ptrdiff_t g = format == FR_Q_BF16 ? 32 : fr_quant_group(format);
     return (K + g - 1) / g * g;
 }
 
@@ -35,8 +37,8 @@ static ptrdiff_t fr_q_weight_bytes(int format)
     return format == FR_Q_INT8 ? 1 : 2;
 }
 
-/* int8 panels are followed by this slack: a tile kernel's last W tile of a row reads up to 15 groups of 64 bytes
- * past a panel's end (x86/quant_amx.c), which zeros of A cancel. */
+/* int8 panels are followed by this slack: the AMX kernel's last W tile of a row reads up to 15 groups of 64 bytes
+ * past a panel's end (x86/quant_amx.inc), whose integers the zeros of A cancel. */
 #define FR_Q_INT8_SLACK 1024
 
 ptrdiff_t fr_quant_packed_bytes(int format, ptrdiff_t N, ptrdiff_t K)
@@ -78,11 +80,12 @@ static ptrdiff_t fr_q_align(ptrdiff_t n)
     return (n + 63) / 64 * 64;
 }
 
-/* Bytes of M prepared rows of Kp values in the widest preparation: float32, or int8 rows padded for the tiles. */
+/* Bytes of M prepared rows of Kp values in the widest preparation: float32, or bfloat16 rows of Kp rounded up to
+ * FR_Q_TILE_ROW_BYTES values (the tiles' padding, fr_q_layout). */
 static ptrdiff_t fr_q_rows_bytes(ptrdiff_t M, ptrdiff_t Kp)
 {
     const ptrdiff_t tile_row = (Kp + FR_Q_TILE_ROW_BYTES - 1) / FR_Q_TILE_ROW_BYTES * FR_Q_TILE_ROW_BYTES;
-    return fr_q_align(M * (Kp * 4 > tile_row ? Kp * 4 : tile_row));
+    return fr_q_align(M * (Kp * 4 > 2 * tile_row ? Kp * 4 : 2 * tile_row));
 }
 
 ptrdiff_t fr_quant_scratch_bytes(int format, ptrdiff_t M, ptrdiff_t K)
@@ -131,12 +134,12 @@ FR_SIMD static void fr_q_prep_int8(const float *A, ptrdiff_t lda, ptrdiff_t M, p
 /* bfloat16 for vdpbf16ps: each value rounded to nearest even (A is finite: the layers check it). Values above
  * the largest bfloat16 (3.3895e38) saturate to it: rounding them would carry into the exponent and give infinity,
  * and then NaN in the products (x = float32 max). */
-FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, ptrdiff_t Kp,
+FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, ptrdiff_t ldo,
                                    uint16_t *out)
 {
     for (ptrdiff_t m = 0; m < M; m++) {
         const float *a = A + m * lda;
-        uint16_t *o = out + m * Kp;
+        uint16_t *o = out + m * ldo;
         for (ptrdiff_t k = 0; k < K; k++) {
             uint32_t bits;
             memcpy(&bits, &a[k], 4);
@@ -144,7 +147,7 @@ FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, p
             rounded -= (rounded & 0x7F80u) == 0x7F80u;   /* carried into infinity: 0x7F7F, +-3.3895e38 */
             o[k] = (uint16_t)rounded;
         }
-        for (ptrdiff_t k = K; k < Kp; k++) o[k] = 0;
+        for (ptrdiff_t k = K; k < ldo; k++) o[k] = 0;
     }
 }
 
@@ -162,8 +165,11 @@ static fr_qprep fr_q_layout(int how, int format, ptrdiff_t M, ptrdiff_t K, void 
 {
     const ptrdiff_t Kp = fr_quant_padded_k(format, K);
     const ptrdiff_t tile_row = (Kp + FR_Q_TILE_ROW_BYTES - 1) / FR_Q_TILE_ROW_BYTES * FR_Q_TILE_ROW_BYTES;
-    const ptrdiff_t row_bytes = how == FR_QA_BF16 ? Kp * 2 : how == FR_QA_F32 ? Kp * 4 : how == FR_QA_INT8_TILE ? tile_row
-                                                                                                               : Kp;
+    const ptrdiff_t row_bytes = how == FR_QA_INT8_TILE   ? tile_row
+                                : how == FR_QA_BF16_TILE ? 2 * tile_row
+                                : how == FR_QA_BF16      ? Kp * 2
+                                : how == FR_QA_F32       ? Kp * 4
+                                                         : Kp;
     fr_qprep p = {M, Kp, row_bytes, scratch, NULL, NULL, NULL};
     if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8_TILE || how == FR_QA_INT8) {
         float *scale = (float *)((uint8_t *)scratch + fr_q_rows_bytes(M, Kp));
@@ -183,8 +189,8 @@ static void fr_q_fill(int how, const fr_qprep *p, const float *A, ptrdiff_t lda,
     A += m0 * lda;
     if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8_TILE || how == FR_QA_INT8)
         fr_q_prep_int8(A, lda, rows, K, p->row_bytes, (int8_t *)out, (float *)p->ascale + m0, p->sums + m0);
-    else if (how == FR_QA_BF16)
-        fr_q_prep_bf16(A, lda, rows, K, Kp, (uint16_t *)out);
+    else if (how == FR_QA_BF16 || how == FR_QA_BF16_TILE)
+        fr_q_prep_bf16(A, lda, rows, K, p->row_bytes / 2, (uint16_t *)out);
     else
         fr_q_prep_f32(A, lda, rows, K, Kp, (float *)out);
 }

@@ -3,7 +3,8 @@
  * float32 (16-bit formats) or int32 (int8) accumulation.
  *
  * Letters: M rows of A (batch rows, or steps x batch), N output columns (rows of W), K the shared size,
- * Kp = K padded to the format's group (int8: 4 values, bfloat16: 2, float16: 1), Np = N padded to 16.
+ * Kp = K padded to the format's group (int8: 4 values, float16: 1; bfloat16: 32, whole rows of an AMX tile, in
+ * groups of 2), Np = N padded to 16.
  *
  * Packed layout (fr_quant_pack): panels of 16 rows of W; inside a panel, K in groups of Kg values, each group
  * holding the 16 rows' Kg values row after row: element (n, k) at panel n/16, group k/Kg, lane n%16, k%Kg.

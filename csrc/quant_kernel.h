@@ -23,9 +23,9 @@ typedef struct {
     int32_t *sums;           /* int8: where those sums are written (every int8 kernel computes them) */
 } fr_qprep;
 
-/* How a variant wants A prepared: int8 with the row sums that undo W's +128 (rows of Kp bytes, or for the tile
- * kernels rows padded with zeros to FR_Q_TILE_ROW_BYTES), int8 alone, bfloat16, float32. */
-enum { FR_QA_INT8_OFFSET, FR_QA_INT8_TILE, FR_QA_INT8, FR_QA_BF16, FR_QA_F32 };
+/* How a variant wants A prepared: int8 with the row sums that undo W's +128, int8 alone, bfloat16, float32; the
+ * _TILE forms (AMX) in rows padded with zeros to a multiple of FR_Q_TILE_ROW_BYTES. */
+enum { FR_QA_INT8_OFFSET, FR_QA_INT8_TILE, FR_QA_INT8, FR_QA_BF16, FR_QA_BF16_TILE, FR_QA_F32 };
 #define FR_Q_TILE_ROW_BYTES 64
 
 /* A kernel: C (+)= A W^T over W's panels [panel_begin, panel_end) (quant_product.inc). */
@@ -39,7 +39,7 @@ typedef struct {
     fr_q_run_fn run;
 } fr_q_variant;
 
-#define FR_Q_MAX_VARIANTS 4
+#define FR_Q_MAX_VARIANTS 5
 extern const fr_q_variant fr_q_variants[3][FR_Q_MAX_VARIANTS];
 int fr_q_cpu_features(void);
 

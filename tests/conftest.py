@@ -27,7 +27,7 @@ TORCH_CELLS = {
 ON_ARM = platform.machine() in ("aarch64", "arm64")
 
 # The bfloat16 kernels that round A to bfloat16 and use a dot-product instruction (x86 vdpbf16ps, ARM BFDOT).
-BF16_DOT_KERNELS = ("avx512-bf16", "bf16-bfdot")
+BF16_DOT_KERNELS = ("amx", "avx512-bf16", "bf16-bfdot")   # bfloat16 kernels that round A to bfloat16
 
 
 def require_torch():

@@ -106,12 +106,15 @@ def test_the_report_line_says_when_bfloat16_falls_back():
     names = _kernels.quant_kernels("bfloat16")
     line = kernels_summary()
     assert line.startswith("int8 ") and "bfloat16 " in line and "float16 " in line
-    feature, instruction = ("BF16", "BFDOT") if ON_ARM else ("AVX512_BF16", "vdpbf16ps")
+    feature = "BF16" if ON_ARM else "AVX512_BF16"
+    instruction = {"amx": "tdpbf16ps", "avx512-bf16": "vdpbf16ps", "bf16-bfdot": "BFDOT"}
     if not set(BF16_DOT_KERNELS) & set(names):
         assert f"no {feature}: weights widened on load" in line
     else:
-        _kernels.quant_use_kernel("bfloat16", 1)
-        assert f"bfloat16 {names[1]} ({instruction} available, not used: weights widened on load)" in kernels_summary()
+        widening = next(i for i, name in enumerate(names) if name not in BF16_DOT_KERNELS)
+        _kernels.quant_use_kernel("bfloat16", widening)
+        assert (f"bfloat16 {names[widening]} ({instruction[names[0]]} available, not used: weights widened on load)"
+                in kernels_summary())
 
 
 # FASTRNN_ISA level -> the kernels it keeps on a CPU that has that level

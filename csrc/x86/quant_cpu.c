@@ -3,7 +3,7 @@
  *
  * Variants, best first:
  *   int8      amx (tdpbsud, 1 KiB tiles)  avx512-vnni (vpdpbusd, 64-byte)  avx2 (vpmaddubsw)  c
- *   bfloat16  avx512-bf16 (vdpbf16ps)  avx512 (widened on load)  avx2 (widened on load)  c
+ *   bfloat16  amx (tdpbf16ps)  avx512-bf16 (vdpbf16ps)  avx512 (widened on load)  avx2 (widened on load)  c
  *   float16   avx512 (vcvtph2ps, 64-byte)  avx2-f16c  c
  * FASTRNN_ISA=avx2 or baseline caps the choice as it does the float kernels'. */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -18,9 +18,13 @@
 
 #include "quant_kernel.h"
 
-enum { FR_CPU_AVX2 = 1, FR_CPU_F16C = 2, FR_CPU_AVX512 = 4, FR_CPU_VNNI = 8, FR_CPU_BF16 = 16, FR_CPU_AMX = 32 };
+enum {
+    FR_CPU_AVX2 = 1, FR_CPU_F16C = 2, FR_CPU_AVX512 = 4, FR_CPU_VNNI = 8, FR_CPU_BF16 = 16, FR_CPU_AMX_INT8 = 32,
+    FR_CPU_AMX_BF16 = 64
+};
 
 FR_Q_DECLARE_RUN(int8_amx)
+FR_Q_DECLARE_RUN(bf16_amx)
 FR_Q_DECLARE_RUN(int8_vnni)
 FR_Q_DECLARE_RUN(int8_avx2)
 FR_Q_DECLARE_RUN(bf16_dp)
@@ -31,12 +35,13 @@ FR_Q_DECLARE_RUN(f16_avx2)
 
 const fr_q_variant fr_q_variants[3][FR_Q_MAX_VARIANTS] = {
     [FR_Q_INT8] = {
-        {"amx", FR_CPU_AVX512 | FR_CPU_VNNI | FR_CPU_AMX, FR_QA_INT8_TILE, qp_run_int8_amx},
+        {"amx", FR_CPU_AVX512 | FR_CPU_VNNI | FR_CPU_AMX_INT8, FR_QA_INT8_TILE, qp_run_int8_amx},
         {"avx512-vnni", FR_CPU_AVX512 | FR_CPU_VNNI, FR_QA_INT8_OFFSET, qp_run_int8_vnni},
         {"avx2", FR_CPU_AVX2, FR_QA_INT8, qp_run_int8_avx2},
         {"c", 0, FR_QA_INT8, qp_run_int8_c},
     },
     [FR_Q_BF16] = {
+        {"amx", FR_CPU_AVX512 | FR_CPU_BF16 | FR_CPU_AMX_BF16, FR_QA_BF16_TILE, qp_run_bf16_amx},
         {"avx512-bf16", FR_CPU_AVX512 | FR_CPU_BF16, FR_QA_BF16, qp_run_bf16_dp},
         {"avx512", FR_CPU_AVX512, FR_QA_F32, qp_run_bf16_avx512},
         {"avx2", FR_CPU_AVX2, FR_QA_F32, qp_run_bf16_avx2},
@@ -77,14 +82,17 @@ static int fr_q_cpu_bits(void)
     unsigned a1 = 0, b1, c1, d1;
     __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
     const int bf16 = (a1 >> 5) & 1;
-    const int amx = ((d >> 24) & 1) && ((d >> 25) & 1);   /* AMX-TILE, AMX-INT8 */
+    const int tiles = (d >> 24) & 1, amx_int8 = (d >> 25) & 1, amx_bf16 = (d >> 22) & 1;
     if (ymm_os && avx2 && fma) f |= FR_CPU_AVX2;
     if (ymm_os && f16c) f |= FR_CPU_F16C;
     if ((f & FR_CPU_AVX2) && (f & FR_CPU_F16C) && zmm_os && avx512) {
         f |= FR_CPU_AVX512;
         if (vnni) f |= FR_CPU_VNNI;
         if (bf16) f |= FR_CPU_BF16;
-        if (vnni && amx && (lo & 0x60000u) == 0x60000u && fr_q_tiles_granted()) f |= FR_CPU_AMX;
+        if (tiles && (amx_int8 || amx_bf16) && (lo & 0x60000u) == 0x60000u && fr_q_tiles_granted()) {
+            if (vnni && amx_int8) f |= FR_CPU_AMX_INT8;
+            if (bf16 && amx_bf16) f |= FR_CPU_AMX_BF16;
+        }
     }
     return f;
 }

@@ -23,7 +23,8 @@ def kernels():
 
 
 # bfloat16 kernels that round A and use a dot-product instruction: name -> (CPU feature, instruction)
-_BF16_DOT = {"avx512-bf16": ("AVX512_BF16", "vdpbf16ps"), "bf16-bfdot": ("BF16", "BFDOT")}
+_BF16_DOT = {"amx": ("AMX_BF16", "tdpbf16ps"), "avx512-bf16": ("AVX512_BF16", "vdpbf16ps"),
+             "bf16-bfdot": ("BF16", "BFDOT")}   # kernels that round A to bfloat16
 
 
 def kernels_summary():

@@ -10,6 +10,7 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
+from . import small
 from .ops_tensor import constant_axes
 
 
@@ -97,6 +98,10 @@ def _layer_norm(node):
 
     def run(x, scale, bias=None):
         k = axis % x.ndim
+        if outputs == 1:
+            out = small.layer_norm(x, k, scale, bias, epsilon)
+            if out is not None:
+                return out
         D = int(np.prod(x.shape[k:], dtype=np.int64))
         rows = x.reshape(-1, D)
         mean = np.add.reduce(rows, axis=1, keepdims=True)
@@ -138,8 +143,16 @@ def _shift(x, axis):
     return np.maximum.reduce(x, axis=axis, keepdims=True)
 
 
+def _last_only(node, x):
+    """The row kernels' first axis for softmax over `axis` (opset >= 13): the last axis, else None (no kernel)."""
+    return x.ndim - 1 if x.ndim and node.attrs.get("axis", -1) % x.ndim == x.ndim - 1 else None
+
+
 def _softmax(node):
     def run(x):
+        out = small.softmax(x, _softmax_axis(node, x) if node.opset < 13 else _last_only(node, x), False)
+        if out is not None:
+            return out
         if node.opset < 13:   # older opsets: softmax over the dims from `axis` on, flattened
             k = _softmax_axis(node, x)
             return run_axis(x.reshape(x.shape[:k] + (-1,)), -1).reshape(x.shape)
@@ -165,6 +178,9 @@ _NO_CONTEXT = contextlib.nullcontext()
 
 def _log_softmax(node):
     def run(x):
+        out = small.softmax(x, _softmax_axis(node, x) if node.opset < 13 else _last_only(node, x), True)
+        if out is not None:
+            return out
         axis = -1 if node.opset < 13 else node.attrs.get("axis", -1)
         flat = x.reshape(x.shape[:_softmax_axis(node, x)] + (-1,)) if node.opset < 13 else x
         shift = _shift(flat, axis)

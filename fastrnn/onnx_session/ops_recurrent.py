@@ -14,10 +14,14 @@ import warnings
 
 import numpy as np
 
+from fastrnn import _kernels
 from fastrnn import _validation as v
 from fastrnn.io.errors import FormatError
 
 STATE_INPUTS = (5, 6)   # input positions of initial_h and initial_c in an ONNX recurrent node
+# Outputs up to this size skip the check that they fit in memory (v.check_fits_memory reads the machine's
+# memory, ~0.4 us a call at B=1 T=1, where the whole LSTM step costs ~2 us): NumPy's own MemoryError covers them.
+UNCHECKED_OUTPUT_BYTES = 64 << 20
 
 
 class _KnownConstants:
@@ -53,6 +57,8 @@ class RecurrentStep:
         self.carries = not any(name in graph_inputs for name in state_inputs if name)
         self.key = node.name
         self.outputs = len(node.outputs)   # Y, Y_h (, Y_c): the node may name fewer than the op has
+        self._cells = self.layer._current_cells()   # the session's own layer: its parameters never change
+        self._batch_sizes = np.zeros(0, np.intp)    # of the last call's (T, B) (every step all B rows)
 
     def __call__(self, x, W=None, R=None, B=None, lengths=None, h0=None, c0=None, P=None, carry=None):
         """ONNX inputs in node order -> (Y, Y_h[, Y_c]) in ONNX's shapes."""
@@ -95,9 +101,32 @@ class RecurrentStep:
         if self.op == "LSTM":
             c = np.zeros(state_shape, layer.dtype) if c0 is None else np.array(c0, order="C")
         if lengths is not None:
-            lengths = v.as_lengths(lengths, batch, T)
-        out, h, c = layer._run(xt, h, c, lengths)
+            out, h, c = layer._run(xt, h, c, v.as_lengths(lengths, batch, T))
+        else:
+            out = self._forward(xt, h, c)
         return (out.transpose(1, 0, 2) if self.layout == 1 else out), h, c
+
+    def _forward(self, x, h, c):
+        """out (T, B, D*H) of x (T, B, I) C-contiguous, every row the full length; updates h, c (D, B, H): the
+        layer's loop (SequenceCall._run without lengths) with this node's cells and batch sizes kept."""
+        T, B = x.shape[:2]
+        D, H, dtype = self.D, self.H, self.layer.dtype
+        if T * B * D * H * dtype.itemsize > UNCHECKED_OUTPUT_BYTES:
+            v.check_fits_memory(T * B * D * H * dtype.itemsize, f"the output of {T} steps of {B} rows")
+        batch_sizes = self._batch_sizes
+        if batch_sizes.shape[0] != T or (T and batch_sizes[0] != B):   # one array per (T, B), read-only: the
+            batch_sizes = np.full(T, B, np.intp)                        # threads of one session share it
+            batch_sizes.flags.writeable = False
+            self._batch_sizes = batch_sizes
+        out = np.empty((T, B, D * H), dtype)
+        cells = self._cells
+        if D == 2 and _kernels.directions_at_once(cells[0], T, B):
+            _kernels.forward_pair(cells, x, h, c, batch_sizes, out)
+        else:
+            for d in range(D):
+                _kernels.forward_direction(cells[d], x, h[d], None if c is None else c[d], batch_sizes, d == 1,
+                                           out, d * H)
+        return out
 
     def _public_call(self, x, h0, c0, lengths):
         hx = h0

@@ -256,6 +256,9 @@ def _with_bias_adds_fused(steps, output_slots, initial, constants, slots):
 def _matmul_add(a, b, bias):
     """a @ b + bias, the bias added in place when it does not grow the product's shape or change its dtype."""
     out = np.matmul(a, b)
+    if bias.ndim == 1 and out.ndim and bias.shape[0] == out.shape[-1] and bias.dtype == out.dtype:
+        out += bias   # the usual Linear bias (N,): the check below costs more than the product at B=1
+        return out
     if bias.ndim <= out.ndim and np.broadcast_shapes(out.shape, bias.shape) == out.shape and \
             np.result_type(out, bias) == out.dtype:
         out += bias

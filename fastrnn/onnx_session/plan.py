@@ -11,7 +11,7 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
-from . import fold, ops_elementwise, ops_nn, ops_tensor
+from . import fold, ops_elementwise, ops_nn, ops_tensor, shapes
 from .ops_recurrent import STATE_INPUTS, RecurrentStep
 
 BUILDERS = {**ops_elementwise.BUILDERS, **ops_tensor.BUILDERS, **ops_nn.BUILDERS}
@@ -99,7 +99,8 @@ def _constant_value(node):
 class Plan:
     """What a session runs: slots {value name: index}; initial [value or None per slot] (constants filled);
     steps [(function, input slots, output slots, NodeSpec)] in order; inputs and outputs [(name, ValueInfoProto)]
-    with input_slots and output_slots; recurrent [RecurrentStep] (the ones a stream may carry states through)."""
+    with input_slots and output_slots; recurrent [RecurrentStep] (the ones a stream may carry states through);
+    static [step index] (the steps computed from the inputs' shapes alone: fastrnn/onnx_session/shapes.py)."""
 
     def __init__(self, onnx, model, stored_bytes):
         from fastrnn.io import onnx_constants   # (fastrnn.io imports no reader until one is used)
@@ -139,6 +140,7 @@ class Plan:
         for name, slot in self.slots.items():   # only the constants a step or an output reads stay referenced
             if name in constants:
                 self.initial[slot] = constants[name]
+        self.static = shapes.static_steps(self.steps, self.input_slots, self.initial)
 
     def _slot(self, name):
         slot = self.slots.get(name)

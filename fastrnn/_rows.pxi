@@ -1,9 +1,10 @@
-# Row-wise and element-wise kernels of fastrnn.InferenceSession's small tensors (fastrnn/onnx_session/ops_fast.py):
-# softmax, log-softmax and layer normalisation over the last axis, and the logistic sigmoid, one C loop each.
+# Row-wise and element-wise kernels of fastrnn.InferenceSession's small tensors (fastrnn/onnx_session/small.py):
+# softmax, log-softmax and layer normalisation over the last axis, and the logistic sigmoid, one C loop each;
+# and Linear layers (a w^T + bias) through csrc/small_gemm.inc.
 # NumPy spends 0.7-1 us per ufunc call on dispatch; these ops take 4 to 12 such calls (7-13 us at B=1 rows of
 # 32-50), one call here. NumPy's SIMD exp wins on large tensors: the session calls these below its size limit.
 # Included by _kernels.pyx (its cimports); one fused template serves float32 and float64.
-from libc.math cimport exp, expf, log, logf, sqrt
+from libc.math cimport exp, expf, log, sqrt
 
 ctypedef fused real:
     float
@@ -137,3 +138,42 @@ def sigmoid(cnp.ndarray x, cnp.ndarray out):
             sigmoid_of(<const double *>src, <double *>dst, n)
         else:
             sigmoid_of(<const float *>src, <float *>dst, n)
+
+
+def linear_rows(cnp.ndarray a, cnp.ndarray w, bias, cnp.ndarray out):
+    """out (M, N) = a (M, K) w (N, K)^T (+ bias (N,)), by csrc/small_gemm.inc (threads as csrc/plan.c gives):
+    every array C-contiguous, one float dtype; bias None or 1-D of N."""
+    cdef int typenum = cnp.PyArray_TYPE(out)
+    if (cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(w) != 2 or cnp.PyArray_NDIM(out) != 2
+            or typenum not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or cnp.PyArray_TYPE(a) != typenum
+            or cnp.PyArray_TYPE(w) != typenum or a.shape[1] != w.shape[1] or out.shape[0] != a.shape[0]
+            or out.shape[1] != w.shape[0] or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(w) or not cnp.PyArray_IS_C_CONTIGUOUS(out)
+            or not cnp.PyArray_ISNOTSWAPPED(a) or not cnp.PyArray_ISNOTSWAPPED(w) or not cnp.PyArray_ISWRITEABLE(out)):
+        raise ValueError(f"a (M, K), w (N, K) and out (M, N) must be C-contiguous arrays of one float dtype; got "
+                         f"{a.dtype} {(<object>a).shape}, {w.dtype} {(<object>w).shape}, {out.dtype} "
+                         f"{(<object>out).shape}")
+    cdef Py_ssize_t M = a.shape[0], N = w.shape[0], K = a.shape[1], r
+    if bias is not None:
+        if not (isinstance(bias, np.ndarray) and bias.ndim == 1 and bias.shape[0] == N and bias.dtype == out.dtype):
+            raise ValueError(f"bias must be None or a {out.dtype} array of shape ({N},); got "
+                             f"{getattr(bias, 'dtype', type(bias).__name__)} {getattr(bias, 'shape', '')}")
+    cdef const void *pa = data(a)
+    cdef const void *pw = data(w)
+    cdef const char *pb = <const char *>data_or_null(bias)
+    cdef char *po = <char *>data(out)
+    cdef size_t row_bytes = N * cnp.PyArray_ITEMSIZE(out)
+    cdef bint accumulate = bias is not None
+    if M == 0 or N == 0:
+        return
+    if K == 0 and bias is None:   # an empty sum
+        out.fill(0)
+        return
+    with nogil:
+        if accumulate:   # every row starts as the bias, the product is added to it
+            for r in range(M):
+                memcpy(po + r * row_bytes, pb, row_bytes)
+        if K > 0 and typenum == cnp.NPY_FLOAT64:
+            fr_small_gemm_nt_f64(M, N, K, <const double *>pa, K, <const double *>pw, K, accumulate, <double *>po, N, 0)
+        elif K > 0:
+            fr_small_gemm_nt_f32(M, N, K, <const float *>pa, K, <const float *>pw, K, accumulate, <float *>po, N, 0)

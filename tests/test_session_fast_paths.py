@@ -89,3 +89,37 @@ def test_matmul_add_fused(x_shape, bias_shape, rng):
     got, want = session.run(None, feeds)[0], ort.InferenceSession(data).run(None, feeds)[0]
     assert got.shape == want.shape and got.dtype == want.dtype
     assert_close(got, want, RTOL, "MatMul + Add")
+
+
+@pytest.mark.parametrize("attrs, c_shape", [({"transB": 1}, (4,)), ({"transB": 1}, None), ({}, (4,)),
+                                            ({"transB": 1}, (1, 4)), ({"transB": 1}, (3, 4)),
+                                            ({"transB": 1, "alpha": 0.5}, (4,)), ({"transB": 1, "beta": 2.0}, (4,)),
+                                            ({"transA": 1}, (4,))])
+def test_gemm_stored_weights(attrs, c_shape, rng):
+    a_shape = (5, 3) if attrs.get("transA") else (3, 5)
+    b = _rand(rng, (4, 5) if attrs.get("transB") else (5, 4))
+    stored = {"b": b} if c_shape is None else {"b": b, "c": _rand(rng, c_shape)}
+    check("Gemm", {"a": _rand(rng, a_shape)}, stored, attrs)
+
+
+def test_gemm_with_a_bias_fed_at_run_time(rng):
+    check("Gemm", {"a": _rand(rng, (3, 5)), "c": _rand(rng, (3, 4))}, {"b": _rand(rng, (4, 5))}, {"transB": 1},
+          input_order=["a", "b", "c"])
+
+
+def test_float64_linear_layers_against_numpy(rng):
+    """Gemm and MatMul + Add with float64 weights (the compiled product's double path) against NumPy."""
+    a = rng.standard_normal((3, 5))
+    w, bias = rng.standard_normal((4, 5)), rng.standard_normal(4)
+    x = helper.make_tensor_value_info("a", TensorProto.DOUBLE, [3, 5])
+    nodes = [helper.make_node("Gemm", ["a", "w", "bias"], ["g"], transB=1),
+             helper.make_node("MatMul", ["a", "wt"], ["p"]), helper.make_node("Add", ["p", "bias"], ["m"]),
+             helper.make_node("MatMul", ["a", "wt"], ["plain"])]
+    inits = [numpy_helper.from_array(v, n) for n, v in (("w", w), ("wt", w.T.copy()), ("bias", bias))]
+    graph = helper.make_graph(nodes, "g", [x], [helper.make_value_info(o, onnx.TypeProto()) for o in "gm"] +
+                              [helper.make_value_info("plain", onnx.TypeProto())], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    g, m, plain = fastrnn.InferenceSession(model.SerializeToString()).run(None, {"a": a})
+    for got, want in ((g, a @ w.T + bias), (m, a @ w.T + bias), (plain, a @ w.T)):
+        assert got.dtype == np.float64 and np.abs(got - want).max() <= 1e-12

@@ -133,3 +133,36 @@ def test_ops_on_views_use_numpy_and_agree_with_the_kernels(rng):
     _close(norm(np.ascontiguousarray(view), scale, bias), norm(view, scale, bias), np.float64)
     sigmoid = ops_elementwise.BUILDERS["Sigmoid"](Node("Sigmoid"))
     _close(sigmoid(np.ascontiguousarray(view)), sigmoid(view), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, N, K", [(1, 1, 1), (1, 5, 32), (3, 7, 13), (17, 50, 48), (40, 3, 100)])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_linear_rows_against_numpy(dtype, M, N, K, with_bias, rng):
+    a, w = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((N, K)).astype(dtype)
+    bias = rng.standard_normal(N).astype(dtype) if with_bias else None
+    out = np.full((M, N), np.nan, dtype)
+    _kernels.linear_rows(a, w, bias, out)
+    want = a.astype(np.float64) @ w.T.astype(np.float64) + (0 if bias is None else bias)
+    _close(out, want, dtype) if dtype == np.float64 else \
+        np.testing.assert_allclose(out, want, rtol=0, atol=2e-6 * np.sqrt(K) * max(1.0, np.abs(want).max()))
+
+
+def test_linear_rows_of_empty_sums_and_its_checks():
+    out = np.full((2, 3), np.nan, np.float32)
+    _kernels.linear_rows(np.ones((2, 0), np.float32), np.ones((3, 0), np.float32), None, out)
+    assert not out.any()
+    _kernels.linear_rows(np.ones((2, 0), np.float32), np.ones((3, 0), np.float32), np.arange(3, dtype=np.float32), out)
+    assert out.tolist() == [[0, 1, 2], [0, 1, 2]]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.linear_rows(np.ones((4, 3), np.float32)[::2], np.ones((3, 3), np.float32), None, out)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.linear_rows(np.ones((2, 4), np.float32), np.ones((3, 3), np.float32), None, out)
+    with pytest.raises(ValueError, match=r"bias must be .* shape \(3,\)"):
+        _kernels.linear_rows(np.ones((2, 3), np.float32), np.ones((3, 3), np.float32), np.ones(2, np.float32), out)
+    x = np.ones((2, 4), np.float32)
+    w = small.weights(np.ones((4, 3), np.float32))
+    assert w.shape == (3, 4) and w.flags.c_contiguous
+    assert small.linear(x[:, ::2], small.weights(np.ones((2, 3), np.float32)), None) is None   # a view: NumPy
+    assert small.linear(np.ones((small.LINEAR_MACS // 12 + 1, 4), np.float32), w, None) is None   # too large
+    assert small.weights(np.ones((4, 3), np.float16)) is None

@@ -15,7 +15,14 @@ from .ops_tensor import constant_axes
 
 
 def _matmul(node):
-    return np.matmul
+    w = small.weights(node.constants[1]) if len(node.constants) > 1 else None
+    if w is None:
+        return np.matmul
+
+    def run(a, b):   # a Linear layer without bias: a stored b (K, N)
+        out = small.linear(a, w, None)
+        return np.matmul(a, b) if out is None else out
+    return run
 
 
 def _einsum(node):
@@ -36,7 +43,19 @@ def _gemm(node):
         if c is not None:
             out += c if beta == 1.0 else c * c.dtype.type(beta)
         return out
-    return run
+
+    w = None if trans_a or alpha != 1.0 else small.weights(node.constants[1], trans_b)   # torch's Linear: transB 1
+    if w is None:
+        return run
+    c = node.constants[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    if len(node.inputs) > 2 and node.inputs[2] and (c is None or c.shape != w.shape[:1] or c.dtype != w.dtype or
+                                                    beta != 1.0):
+        return run   # a bias computed at run time, broadcast, or scaled: the general code
+
+    def linear(a, b, c=None):   # a Linear layer: a (M, K), a stored b and bias (N,)
+        out = small.linear(a, w, c) if a.ndim == 2 else None
+        return run(a, b, c) if out is None else out
+    return linear
 
 
 def _conv(node):

@@ -58,10 +58,15 @@ class RecurrentStep:
         self.key = node.name
         self.outputs = len(node.outputs)   # Y, Y_h (, Y_c): the node may name fewer than the op has
         self._cells = self.layer._current_cells()   # the session's own layer: its parameters never change
-        self._batch_sizes = np.zeros(0, np.intp)    # of the last call's (T, B) (every step all B rows)
+        self._batch_sizes = ((0, 0), np.zeros(0, np.intp))   # ((T, B), batch sizes) of the last call's (T, B)
+        self._dtype, self._input_size = self.layer.dtype, self.layer.input_size
 
     def __call__(self, x, W=None, R=None, B=None, lengths=None, h0=None, c0=None, P=None, carry=None):
         """ONNX inputs in node order -> (Y, Y_h[, Y_c]) in ONNX's shapes."""
+        if h0 is None and c0 is None and lengths is None and carry is None and self.layout == 0 and \
+                x.__class__ is np.ndarray and x.dtype == self._dtype and x.ndim == 3 and \
+                x.shape[2] == self._input_size:
+            return self._from_zeros(x)
         if carry is not None and self.key in carry:
             h0, c0 = carry[self.key]
             if x.ndim == 3 and h0.shape[1] != x.shape[1 - self.layout]:
@@ -81,6 +86,15 @@ class RecurrentStep:
             y = out.reshape(out.shape[0], out.shape[1], self.D, self.H)
             h = h.transpose(1, 0, 2)
             c = None if c is None else c.transpose(1, 0, 2)
+        return (y, h, c)[:self.outputs]
+
+    def _from_zeros(self, x):
+        """__call__ of the usual export (layout 0, zero initial states, no lengths, x checked) in fewer steps."""
+        T, B = x.shape[:2]
+        h = np.zeros((self.D, B, self.H), self._dtype)
+        c = np.zeros((self.D, B, self.H), self._dtype) if self.op == "LSTM" else None
+        out = self._forward(x if x.flags.c_contiguous else np.ascontiguousarray(x), h, c)
+        y = out.reshape(T, B, 2, self.H).transpose(0, 2, 1, 3) if self.D == 2 else out.reshape(T, 1, B, self.H)
         return (y, h, c)[:self.outputs]
 
     def _run_layer(self, x, h0, c0, lengths):
@@ -113,11 +127,11 @@ class RecurrentStep:
         D, H, dtype = self.D, self.H, self.layer.dtype
         if T * B * D * H * dtype.itemsize > UNCHECKED_OUTPUT_BYTES:
             v.check_fits_memory(T * B * D * H * dtype.itemsize, f"the output of {T} steps of {B} rows")
-        batch_sizes = self._batch_sizes
-        if batch_sizes.shape[0] != T or (T and batch_sizes[0] != B):   # one array per (T, B), read-only: the
-            batch_sizes = np.full(T, B, np.intp)                        # threads of one session share it
+        sizes, batch_sizes = self._batch_sizes   # every step all B rows: one array per (T, B), read-only (the
+        if sizes != (T, B):                      # threads of one session share it)
+            batch_sizes = np.full(T, B, np.intp)
             batch_sizes.flags.writeable = False
-            self._batch_sizes = batch_sizes
+            self._batch_sizes = ((T, B), batch_sizes)
         out = np.empty((T, B, D * H), dtype)
         cells = self._cells
         if D == 2 and _kernels.directions_at_once(cells[0], T, B):

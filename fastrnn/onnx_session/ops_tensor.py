@@ -58,8 +58,8 @@ def _reshape(node):
     allowzero = node.attrs.get("allowzero", 0)
 
     def run(data, shape):
-        shape = [int(d) for d in shape]
-        if not allowzero:
+        shape = shape.tolist() if shape.__class__ is np.ndarray else [int(d) for d in shape]
+        if not allowzero and 0 in shape:
             shape = [data.shape[k] if d == 0 and k < data.ndim else d for k, d in enumerate(shape)]
         return data.reshape(shape)
     return run

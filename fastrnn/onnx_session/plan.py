@@ -11,7 +11,7 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
-from . import fold, ops_elementwise, ops_nn, ops_tensor, shapes
+from . import fold, ops_elementwise, ops_nn, ops_tensor, shapes, small
 from .ops_recurrent import STATE_INPUTS, RecurrentStep
 
 BUILDERS = {**ops_elementwise.BUILDERS, **ops_tensor.BUILDERS, **ops_nn.BUILDERS}
@@ -248,11 +248,25 @@ def _with_bias_adds_fused(steps, output_slots, initial, constants, slots):
                 bias = [slot for slot in steps[add][1] if slot != outs[0]]
                 if len(bias) == 1 and bias[0] in constant_slots:
                     initial[bias[0]] = constant_slots[bias[0]]
-                    fused.append((_matmul_add, (*ins, bias[0]), steps[add][2], node))
+                    fused.append((_linear_or_matmul_add(constant_slots.get(ins[1]), constant_slots[bias[0]]),
+                                  (*ins, bias[0]), steps[add][2], node))
                     dropped.add(add)
                     continue
         fused.append((function, ins, outs, node))
     return fused
+
+
+def _linear_or_matmul_add(b, bias):
+    """The fused step's function: the compiled Linear (fastrnn/onnx_session/small.py) for a stored b (K, N) and
+    bias (N,) of its dtype, falling back to _matmul_add; _matmul_add itself otherwise."""
+    w = small.weights(b)
+    if w is None or bias.shape != w.shape[:1] or bias.dtype != w.dtype:
+        return _matmul_add
+
+    def linear(a, b, bias):
+        out = small.linear(a, w, bias)
+        return _matmul_add(a, b, bias) if out is None else out
+    return linear
 
 
 def _matmul_add(a, b, bias):

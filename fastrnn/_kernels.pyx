@@ -492,3 +492,6 @@ include "_gemm.pxi"
 
 # ------------------------------------------------ reduced-precision weights (csrc/quant.h)
 include "_quant.pxi"
+
+# ------------------------------------------------ small row-wise ops of fastrnn.InferenceSession
+include "_rows.pxi"

@@ -12,6 +12,8 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
+from . import small
+
 # erf for float32/float16 data: Abramowitz & Stegun 7.1.26 computed in float64, |error| <= 1.5e-7 (below
 # float32's resolution of erf's values, 6e-8 x 2); float64 data uses math.erf element by element (exact, slower).
 _AS_P = 0.3275911
@@ -31,7 +33,11 @@ def erf(x):
 
 
 def _sigmoid(x):
-    """1 / (1 + exp(-x)) as 0.5 + 0.5 tanh(x / 2): no overflow warning for very negative x."""
+    """1 / (1 + exp(-x)): one compiled loop for small float arrays, else 0.5 + 0.5 tanh(x / 2) (no overflow
+    warning for very negative x)."""
+    out = small.sigmoid(x)
+    if out is not None:
+        return out
     out = np.multiply(x, 0.5)   # Python floats keep x's dtype (NumPy's weak scalars)
     np.tanh(out, out=out)
     out *= 0.5

@@ -10,11 +10,19 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
+from . import small
 from .ops_tensor import constant_axes
 
 
 def _matmul(node):
-    return np.matmul
+    w = small.weights(node.constants[1]) if len(node.constants) > 1 else None
+    if w is None:
+        return np.matmul
+
+    def run(a, b):   # a Linear layer without bias: a stored b (K, N)
+        out = small.linear(a, w, None)
+        return np.matmul(a, b) if out is None else out
+    return run
 
 
 def _einsum(node):
@@ -35,7 +43,19 @@ def _gemm(node):
         if c is not None:
             out += c if beta == 1.0 else c * c.dtype.type(beta)
         return out
-    return run
+
+    w = None if trans_a or alpha != 1.0 else small.weights(node.constants[1], trans_b)   # torch's Linear: transB 1
+    if w is None:
+        return run
+    c = node.constants[2] if len(node.inputs) > 2 and node.inputs[2] else None
+    if len(node.inputs) > 2 and node.inputs[2] and (c is None or c.shape != w.shape[:1] or c.dtype != w.dtype or
+                                                    beta != 1.0):
+        return run   # a bias computed at run time, broadcast, or scaled: the general code
+
+    def linear(a, b, c=None):   # a Linear layer: a (M, K), a stored b and bias (N,)
+        out = small.linear(a, w, c) if a.ndim == 2 else None
+        return run(a, b, c) if out is None else out
+    return linear
 
 
 def _conv(node):
@@ -97,6 +117,10 @@ def _layer_norm(node):
 
     def run(x, scale, bias=None):
         k = axis % x.ndim
+        if outputs == 1:
+            out = small.layer_norm(x, k, scale, bias, epsilon)
+            if out is not None:
+                return out
         D = int(np.prod(x.shape[k:], dtype=np.int64))
         rows = x.reshape(-1, D)
         mean = np.add.reduce(rows, axis=1, keepdims=True)
@@ -138,8 +162,16 @@ def _shift(x, axis):
     return np.maximum.reduce(x, axis=axis, keepdims=True)
 
 
+def _last_only(node, x):
+    """The row kernels' first axis for softmax over `axis` (opset >= 13): the last axis, else None (no kernel)."""
+    return x.ndim - 1 if x.ndim and node.attrs.get("axis", -1) % x.ndim == x.ndim - 1 else None
+
+
 def _softmax(node):
     def run(x):
+        out = small.softmax(x, _softmax_axis(node, x) if node.opset < 13 else _last_only(node, x), False)
+        if out is not None:
+            return out
         if node.opset < 13:   # older opsets: softmax over the dims from `axis` on, flattened
             k = _softmax_axis(node, x)
             return run_axis(x.reshape(x.shape[:k] + (-1,)), -1).reshape(x.shape)
@@ -165,6 +197,9 @@ _NO_CONTEXT = contextlib.nullcontext()
 
 def _log_softmax(node):
     def run(x):
+        out = small.softmax(x, _softmax_axis(node, x) if node.opset < 13 else _last_only(node, x), True)
+        if out is not None:
+            return out
         axis = -1 if node.opset < 13 else node.attrs.get("axis", -1)
         flat = x.reshape(x.shape[:_softmax_axis(node, x)] + (-1,)) if node.opset < 13 else x
         shift = _shift(flat, axis)

@@ -14,10 +14,14 @@ import warnings
 
 import numpy as np
 
+from fastrnn import _kernels
 from fastrnn import _validation as v
 from fastrnn.io.errors import FormatError
 
 STATE_INPUTS = (5, 6)   # input positions of initial_h and initial_c in an ONNX recurrent node
+# Outputs up to this size skip the check that they fit in memory (v.check_fits_memory reads the machine's
+# memory, ~0.4 us a call at B=1 T=1, where the whole LSTM step costs ~2 us): NumPy's own MemoryError covers them.
+UNCHECKED_OUTPUT_BYTES = 64 << 20
 
 
 class _KnownConstants:
@@ -53,9 +57,16 @@ class RecurrentStep:
         self.carries = not any(name in graph_inputs for name in state_inputs if name)
         self.key = node.name
         self.outputs = len(node.outputs)   # Y, Y_h (, Y_c): the node may name fewer than the op has
+        self._cells = self.layer._current_cells()   # the session's own layer: its parameters never change
+        self._batch_sizes = ((0, 0), np.zeros(0, np.intp))   # ((T, B), batch sizes) of the last call's (T, B)
+        self._dtype, self._input_size = self.layer.dtype, self.layer.input_size
 
     def __call__(self, x, W=None, R=None, B=None, lengths=None, h0=None, c0=None, P=None, carry=None):
         """ONNX inputs in node order -> (Y, Y_h[, Y_c]) in ONNX's shapes."""
+        if h0 is None and c0 is None and lengths is None and carry is None and self.layout == 0 and \
+                x.__class__ is np.ndarray and x.dtype == self._dtype and x.ndim == 3 and \
+                x.shape[2] == self._input_size:
+            return self._from_zeros(x)
         if carry is not None and self.key in carry:
             h0, c0 = carry[self.key]
             if x.ndim == 3 and h0.shape[1] != x.shape[1 - self.layout]:
@@ -77,6 +88,15 @@ class RecurrentStep:
             c = None if c is None else c.transpose(1, 0, 2)
         return (y, h, c)[:self.outputs]
 
+    def _from_zeros(self, x):
+        """__call__ of the usual export (layout 0, zero initial states, no lengths, x checked) in fewer steps."""
+        T, B = x.shape[:2]
+        h = np.zeros((self.D, B, self.H), self._dtype)
+        c = np.zeros((self.D, B, self.H), self._dtype) if self.op == "LSTM" else None
+        out = self._forward(x if x.flags.c_contiguous else np.ascontiguousarray(x), h, c)
+        y = out.reshape(T, B, 2, self.H).transpose(0, 2, 1, 3) if self.D == 2 else out.reshape(T, 1, B, self.H)
+        return (y, h, c)[:self.outputs]
+
     def _run_layer(self, x, h0, c0, lengths):
         """(out (T, B, D*H) or batch first, h (D, B, H), c or None): the layer's own loop after the checks the
         executor needs (dtype, shapes), without the public call's conversions; anything unusual goes through
@@ -95,9 +115,32 @@ class RecurrentStep:
         if self.op == "LSTM":
             c = np.zeros(state_shape, layer.dtype) if c0 is None else np.array(c0, order="C")
         if lengths is not None:
-            lengths = v.as_lengths(lengths, batch, T)
-        out, h, c = layer._run(xt, h, c, lengths)
+            out, h, c = layer._run(xt, h, c, v.as_lengths(lengths, batch, T))
+        else:
+            out = self._forward(xt, h, c)
         return (out.transpose(1, 0, 2) if self.layout == 1 else out), h, c
+
+    def _forward(self, x, h, c):
+        """out (T, B, D*H) of x (T, B, I) C-contiguous, every row the full length; updates h, c (D, B, H): the
+        layer's loop (SequenceCall._run without lengths) with this node's cells and batch sizes kept."""
+        T, B = x.shape[:2]
+        D, H, dtype = self.D, self.H, self.layer.dtype
+        if T * B * D * H * dtype.itemsize > UNCHECKED_OUTPUT_BYTES:
+            v.check_fits_memory(T * B * D * H * dtype.itemsize, f"the output of {T} steps of {B} rows")
+        sizes, batch_sizes = self._batch_sizes   # every step all B rows: one array per (T, B), read-only (the
+        if sizes != (T, B):                      # threads of one session share it)
+            batch_sizes = np.full(T, B, np.intp)
+            batch_sizes.flags.writeable = False
+            self._batch_sizes = ((T, B), batch_sizes)
+        out = np.empty((T, B, D * H), dtype)
+        cells = self._cells
+        if D == 2 and _kernels.directions_at_once(cells[0], T, B):
+            _kernels.forward_pair(cells, x, h, c, batch_sizes, out)
+        else:
+            for d in range(D):
+                _kernels.forward_direction(cells[d], x, h[d], None if c is None else c[d], batch_sizes, d == 1,
+                                           out, d * H)
+        return out
 
     def _public_call(self, x, h0, c0, lengths):
         hx = h0

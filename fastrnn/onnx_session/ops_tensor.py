@@ -58,8 +58,8 @@ def _reshape(node):
     allowzero = node.attrs.get("allowzero", 0)
 
     def run(data, shape):
-        shape = [int(d) for d in shape]
-        if not allowzero:
+        shape = shape.tolist() if shape.__class__ is np.ndarray else [int(d) for d in shape]
+        if not allowzero and 0 in shape:
             shape = [data.shape[k] if d == 0 and k < data.ndim else d for k, d in enumerate(shape)]
         return data.reshape(shape)
     return run
@@ -85,12 +85,9 @@ def _squeeze(node):
         return np.squeeze(data, axis=tuple(axes)) if axes else np.squeeze(data)
 
     known = constant_axes(node, 1)
-    if known and all(a >= 0 for a in known):   # the usual export: constant non-negative axes
-        def fast(data, axes=None):
-            if any(data.shape[a] != 1 for a in known if a < data.ndim) or max(known) >= data.ndim:
-                return run(data, known)   # NumPy's error, named by the executor
-            return data.reshape([d for k, d in enumerate(data.shape) if k not in known])
-        return fast
+    if known:   # the usual export: constant axes; NumPy's method checks them (its errors named by the executor)
+        axes_tuple = tuple(known)
+        return lambda data, axes=None: data.squeeze(axes_tuple)
     return run
 
 
@@ -106,7 +103,22 @@ def _unsqueeze(node):
                 raise ValueError(f"Unsqueeze node {node.name!r}: axis {axis} outside the output's {rank} dims")
             shape.insert(axis, 1)
         return data.reshape(shape)
-    return run
+
+    if known is None:
+        return run
+    indices = {}   # input rank -> the index inserting the new axes (data[index] is one C call, a view)
+
+    def fast(data, axes=None):
+        index = indices.get(data.ndim)
+        if index is None:
+            run(data)   # the axes' check, raising for axes outside the output's dims
+            rank = data.ndim + len(known)
+            new = {a + rank if a < 0 else a for a in known}
+            if len(new) != len(known):
+                raise ValueError(f"Unsqueeze node {node.name!r}: axes {known} name one output axis twice")
+            index = indices[data.ndim] = tuple(None if k in new else slice(None) for k in range(rank))
+        return data[index]
+    return fast
 
 
 def _concat(node):

@@ -11,7 +11,7 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
-from . import fold, ops_elementwise, ops_nn, ops_tensor
+from . import fold, ops_elementwise, ops_nn, ops_tensor, shapes, small
 from .ops_recurrent import STATE_INPUTS, RecurrentStep
 
 BUILDERS = {**ops_elementwise.BUILDERS, **ops_tensor.BUILDERS, **ops_nn.BUILDERS}
@@ -99,7 +99,8 @@ def _constant_value(node):
 class Plan:
     """What a session runs: slots {value name: index}; initial [value or None per slot] (constants filled);
     steps [(function, input slots, output slots, NodeSpec)] in order; inputs and outputs [(name, ValueInfoProto)]
-    with input_slots and output_slots; recurrent [RecurrentStep] (the ones a stream may carry states through)."""
+    with input_slots and output_slots; recurrent [RecurrentStep] (the ones a stream may carry states through);
+    static [step index] (the steps computed from the inputs' shapes alone: fastrnn/onnx_session/shapes.py)."""
 
     def __init__(self, onnx, model, stored_bytes):
         from fastrnn.io import onnx_constants   # (fastrnn.io imports no reader until one is used)
@@ -139,6 +140,7 @@ class Plan:
         for name, slot in self.slots.items():   # only the constants a step or an output reads stay referenced
             if name in constants:
                 self.initial[slot] = constants[name]
+        self.static = shapes.static_steps(self.steps, self.input_slots, self.initial)
 
     def _slot(self, name):
         slot = self.slots.get(name)
@@ -246,16 +248,33 @@ def _with_bias_adds_fused(steps, output_slots, initial, constants, slots):
                 bias = [slot for slot in steps[add][1] if slot != outs[0]]
                 if len(bias) == 1 and bias[0] in constant_slots:
                     initial[bias[0]] = constant_slots[bias[0]]
-                    fused.append((_matmul_add, (*ins, bias[0]), steps[add][2], node))
+                    fused.append((_linear_or_matmul_add(constant_slots.get(ins[1]), constant_slots[bias[0]]),
+                                  (*ins, bias[0]), steps[add][2], node))
                     dropped.add(add)
                     continue
         fused.append((function, ins, outs, node))
     return fused
 
 
+def _linear_or_matmul_add(b, bias):
+    """The fused step's function: the compiled Linear (fastrnn/onnx_session/small.py) for a stored b (K, N) and
+    bias (N,) of its dtype, falling back to _matmul_add; _matmul_add itself otherwise."""
+    w = small.weights(b)
+    if w is None or bias.shape != w.shape[:1] or bias.dtype != w.dtype:
+        return _matmul_add
+
+    def linear(a, b, bias):
+        out = small.linear(a, w, bias)
+        return _matmul_add(a, b, bias) if out is None else out
+    return linear
+
+
 def _matmul_add(a, b, bias):
     """a @ b + bias, the bias added in place when it does not grow the product's shape or change its dtype."""
     out = np.matmul(a, b)
+    if bias.ndim == 1 and out.ndim and bias.shape[0] == out.shape[-1] and bias.dtype == out.dtype:
+        out += bias   # the usual Linear bias (N,): the check below costs more than the product at B=1
+        return out
     if bias.ndim <= out.ndim and np.broadcast_shapes(out.shape, bias.shape) == out.shape and \
             np.result_type(out, bias) == out.dtype:
         out += bias

@@ -103,7 +103,8 @@ class InferenceSession:
         self._input_names = frozenset(name for name, _ in plan.inputs)
         self._output_index = {name: k for k, (name, _) in enumerate(plan.outputs)}
         self._plan = plan
-        self._execute, self._nodes = compile_steps(plan.steps, plan.input_slots, plan.output_slots, plan.initial)
+        self._execute, self._nodes = compile_steps(plan.steps, plan.input_slots, plan.output_slots, plan.initial,
+                                                   static=plan.static)
 
     def get_inputs(self) -> List[NodeArg]:
         """The graph inputs the caller feeds (initializers excluded), as NodeArg (.name, .shape, .type)."""
@@ -200,7 +201,7 @@ class InferenceStream:
         carrying = {k: functools.partial(fn, carry=self._carry) for k, (fn, _, _, _) in enumerate(plan.steps)
                     if getattr(fn, "carries", False)}
         self._execute, self._nodes = compile_steps(plan.steps, plan.input_slots, plan.output_slots, plan.initial,
-                                                   carrying)
+                                                   carrying, plan.static)
 
     def run(self, output_names: Optional[Sequence[str]], input_feed: Dict[str, Any],
             run_options: Any = None) -> List[np.ndarray]:

@@ -1,0 +1,168 @@
+"""The compiled row kernels of the session's small tensors (fastrnn/_rows.pxi, called by
+fastrnn/onnx_session/small.py): softmax, log-softmax, layer normalisation and sigmoid against float64 NumPy
+references, float32 (tolerance 2e-6 relative to max(1, |expected|)) and float64 (1e-12), odd row lengths; their
+argument checks; and the ops around them against onnxruntime on both sides of small.SOFTMAX_SIZE, for inputs the
+kernels refuse (views, other axes, broadcast scales) and float64 models (against NumPy: ORT has no double
+LayerNormalization kernel in every build).
+"""
+import numpy as np
+import pytest
+
+from fastrnn import _kernels
+from fastrnn.onnx_session import small
+from test_session_ops import F, check
+
+TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
+SHAPES = [(1, 1), (1, 3), (2, 17), (5, 50), (3, 64)]
+
+
+def _close(got, want, dtype):
+    scale = np.maximum(1.0, np.abs(want))
+    assert np.all(np.abs(got - want) <= TOLERANCE[dtype] * scale), np.abs(got - want).max()
+
+
+def _softmax_reference(x, as_log):
+    x = x.astype(np.float64)
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_total = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted - log_total if as_log else np.exp(shifted - log_total)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("as_log", [False, True])
+def test_softmax_rows_against_numpy(dtype, shape, as_log, rng):
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    out = np.empty_like(x)
+    _kernels.softmax_rows(x, out, as_log)
+    _close(out, _softmax_reference(x, as_log), dtype)
+
+
+def test_softmax_rows_of_masked_and_nan_rows():
+    x = np.array([[0.0, -np.inf, 1.0], [-np.inf] * 3, [1.0, np.nan, 2.0]], np.float32)
+    out = np.empty_like(x)
+    _kernels.softmax_rows(x, out, False)
+    _close(out[0], _softmax_reference(x[:1, [0, 2]], False)[0][[0, 0, 1]] * [1, 0, 1], np.float32)
+    assert np.isnan(out[1:]).all()   # a row of -inf, and a row with a NaN, are NaN (as onnxruntime's)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_layer_norm_rows_against_numpy(dtype, shape, with_bias, rng):
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    scale = rng.standard_normal(shape[1]).astype(dtype)
+    bias = rng.standard_normal(shape[1]).astype(dtype) if with_bias else None
+    out = np.empty_like(x)
+    _kernels.layer_norm_rows(x, scale, bias, 1e-5, out)
+    x64 = x.astype(np.float64)
+    want = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-5) * scale
+    _close(out, want + (0 if bias is None else bias), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_against_numpy(dtype, rng):
+    x = np.concatenate([rng.standard_normal(37) * 8, [-1000.0, 1000.0, 0.0, -88.8, 88.8]]).astype(dtype)
+    out = np.empty_like(x)
+    with np.errstate(over="ignore"):
+        want = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    _kernels.sigmoid(x, out)
+    _close(out, want, dtype)
+
+
+def test_kernels_refuse_what_they_cannot_read():
+    x = np.ones((4, 6), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.softmax_rows(x[:, ::2], np.empty((4, 3), np.float32), False)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.softmax_rows(x, np.empty((4, 6), np.float64), False)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.softmax_rows(x.astype(np.int64), np.empty((4, 6), np.int64), False)
+    with pytest.raises(ValueError, match=r"scale must be .* shape \(6,\)"):
+        _kernels.layer_norm_rows(x, np.ones(5, np.float32), None, 1e-5, np.empty_like(x))
+    with pytest.raises(ValueError, match=r"bias must be"):
+        _kernels.layer_norm_rows(x, np.ones(6, np.float32), np.ones(6, np.float64), 1e-5, np.empty_like(x))
+    read_only = np.empty_like(x)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.sigmoid(x, read_only)
+    assert small.softmax(x[:, ::2], 1, False) is None and small.sigmoid(x.astype(np.float16)) is None
+    assert small.softmax(np.ones((small.SOFTMAX_SIZE + 1,), np.float32), 0, False) is None
+
+
+# Through the ops, against onnxruntime: both sides of the limits of small.py, views and other axes.
+SIDES = [(2, 3, 7), (40, 64), (260, 64)]   # 42, 2,560 and 16,640 elements: each limit of small.py between
+
+
+@pytest.mark.parametrize("shape", SIDES, ids=["small", "medium", "large"])
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("opset", [11, 17])
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_softmax_ops_on_both_sides_of_the_limit(shape, op, opset, axis, rng):
+    check(op, {"x": rng.standard_normal(shape).astype(F) * 4}, attrs={"axis": axis}, opset=opset,
+          second_oracle=opset >= 13)   # onnx.reference's opset-11 Softmax is wrong (tests/test_session_ops.py)
+
+
+@pytest.mark.parametrize("shape", SIDES, ids=["small", "medium", "large"])
+def test_layer_norm_and_sigmoid_on_both_sides_of_the_limit(shape, rng):
+    x = rng.standard_normal(shape).astype(F) * 3
+    n = shape[-1]
+    check("LayerNormalization", {"x": x}, {"s": rng.standard_normal(n).astype(F), "b": rng.standard_normal(n).astype(F)})
+    check("LayerNormalization", {"x": x}, {"s": rng.standard_normal((1, n)).astype(F)})   # a broadcast scale
+    check("LayerNormalization", {"x": x}, {"s": rng.standard_normal(shape[-2:]).astype(F)}, {"axis": -2})
+    check("Sigmoid", {"x": x})
+
+
+def test_ops_on_views_use_numpy_and_agree_with_the_kernels(rng):
+    from fastrnn.onnx_session import ops_elementwise, ops_nn
+    from fastrnn.onnx_session.plan import NodeSpec
+
+    class Node(NodeSpec):
+        def __init__(self, op, **attrs):   # noqa: super().__init__ reads a NodeProto
+            self.op, self.name, self.opset, self.attrs = op, "n", 17, attrs
+            self.inputs, self.outputs, self.constants = ["x", "s", "b"], ["y"], [None] * 3
+
+    x = rng.standard_normal((6, 10)).astype(np.float64)
+    view = x[:, ::2]   # not contiguous: NumPy's path
+    for op, as_log in (("Softmax", False), ("LogSoftmax", True)):
+        run = ops_nn.BUILDERS[op](Node(op))
+        _close(run(view), _softmax_reference(view, as_log), np.float64)
+        _close(run(np.ascontiguousarray(view)), run(view), np.float64)
+    scale, bias = rng.standard_normal(5), rng.standard_normal(5)
+    norm = ops_nn.BUILDERS["LayerNormalization"](Node("LayerNormalization"))
+    _close(norm(np.ascontiguousarray(view), scale, bias), norm(view, scale, bias), np.float64)
+    sigmoid = ops_elementwise.BUILDERS["Sigmoid"](Node("Sigmoid"))
+    _close(sigmoid(np.ascontiguousarray(view)), sigmoid(view), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, N, K", [(1, 1, 1), (1, 5, 32), (3, 7, 13), (17, 50, 48), (40, 3, 100)])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_linear_rows_against_numpy(dtype, M, N, K, with_bias, rng):
+    a, w = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((N, K)).astype(dtype)
+    bias = rng.standard_normal(N).astype(dtype) if with_bias else None
+    out = np.full((M, N), np.nan, dtype)
+    _kernels.linear_rows(a, w, bias, out)
+    want = a.astype(np.float64) @ w.T.astype(np.float64) + (0 if bias is None else bias)
+    _close(out, want, dtype) if dtype == np.float64 else \
+        np.testing.assert_allclose(out, want, rtol=0, atol=2e-6 * np.sqrt(K) * max(1.0, np.abs(want).max()))
+
+
+def test_linear_rows_of_empty_sums_and_its_checks():
+    out = np.full((2, 3), np.nan, np.float32)
+    _kernels.linear_rows(np.ones((2, 0), np.float32), np.ones((3, 0), np.float32), None, out)
+    assert not out.any()
+    _kernels.linear_rows(np.ones((2, 0), np.float32), np.ones((3, 0), np.float32), np.arange(3, dtype=np.float32), out)
+    assert out.tolist() == [[0, 1, 2], [0, 1, 2]]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.linear_rows(np.ones((4, 3), np.float32)[::2], np.ones((3, 3), np.float32), None, out)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.linear_rows(np.ones((2, 4), np.float32), np.ones((3, 3), np.float32), None, out)
+    with pytest.raises(ValueError, match=r"bias must be .* shape \(3,\)"):
+        _kernels.linear_rows(np.ones((2, 3), np.float32), np.ones((3, 3), np.float32), np.ones(2, np.float32), out)
+    x = np.ones((2, 4), np.float32)
+    w = small.weights(np.ones((4, 3), np.float32))
+    assert w.shape == (3, 4) and w.flags.c_contiguous
+    assert small.linear(x[:, ::2], small.weights(np.ones((2, 3), np.float32)), None) is None   # a view: NumPy
+    assert small.linear(np.ones((small.LINEAR_MACS // 12 + 1, 4), np.float32), w, None) is None   # too large
+    assert small.weights(np.ones((4, 3), np.float16)) is None

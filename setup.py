@@ -85,7 +85,7 @@ kernels = Extension(
              *sorted(glob("csrc/*/*.c"))],
     depends=glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.inc", recursive=True) + [
         "fastrnn/_cells.pxd", "fastrnn/_backward.pxi", "fastrnn/_forward.pxi", "fastrnn/_gemm.pxi",
-        "fastrnn/_quant.pxi"],
+        "fastrnn/_quant.pxi", "fastrnn/_step.pxi"],
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

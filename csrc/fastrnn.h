@@ -151,6 +151,10 @@ void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int trai
        NULL INOUT; work [fr_forward_workspace of the widest cell for plan] scratch. */                          \
     void fr_step_stack_##SFX(const fr_cell *cells, ptrdiff_t L, const fr_plan *plan, const REAL *x, ptrdiff_t B, \
                              REAL *h, REAL *c, REAL *work);                                                     \
+    /* The same step for a few rows (the plan's FR_PRODUCT_DIRECT, step_kernel.inc): x W_ih^T + h W_hh^T summed   \
+       in one pass over torch's layout; work [fr_forward_workspace of the first cell for fr_plan_step]. */       \
+    void fr_step_direct_##SFX(const fr_cell *cells, ptrdiff_t L, const REAL *x, ptrdiff_t B, REAL *h, REAL *c,  \
+                              REAL *work);                                                                      \
                                                                                                                  \
     /* Packing: W_hh [ng H, K] in the fused step's panels (fused_step.inc), any matrix in plain panels         \
        (packed_gemm.inc). Sizes in elements. */                                                                 \

@@ -1,7 +1,8 @@
 /* Instantiates every template for float and double: the product kernels (small_gemm.inc, packed_gemm.inc,
  * parallel_gemm.inc), the helpers the cells call for their products (products.inc), the
- * cells (rnn.inc, lstm.inc, gru.inc: step forward, step backward, derivation), the fused step (fused_step_widths.inc)
- * and the time loops (loop.inc, and unit_loop.inc for the fused step split by hidden units).
+ * cells (rnn.inc, lstm.inc, gru.inc: step forward, step backward, derivation), the fused step (fused_step_widths.inc),
+ * the time loops (loop.inc, and unit_loop.inc for the fused step split by hidden units) and the streaming step of
+ * a few rows (step_kernel.inc).
  * Inside a template: REAL is the element type, FR_FN(name) appends the type suffix, SIGMOID/TANH/RELU are the
  * activations of that type (activations.h), FR_BLAS_GEMM the CBLAS gemm of that type. */
 #include <stdatomic.h>
@@ -33,6 +34,7 @@
 #include "fused_step_widths.inc"
 #include "loop.inc"
 #include "unit_loop.inc"
+#include "step_kernel.inc"
 #undef REAL
 #undef FR_FN
 #undef SIGMOID
@@ -57,3 +59,4 @@
 #include "fused_step_widths.inc"
 #include "loop.inc"
 #include "unit_loop.inc"
+#include "step_kernel.inc"

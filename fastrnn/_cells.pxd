@@ -104,6 +104,10 @@ cdef extern from "fastrnn.h" nogil:
                            float *h, float *c, float *work)
     void fr_step_stack_f64(const fr_cell *cells, Py_ssize_t L, const fr_plan *plan, const double *x,
                            Py_ssize_t B, double *h, double *c, double *work)
+    void fr_step_direct_f32(const fr_cell *cells, Py_ssize_t L, const float *x, Py_ssize_t B, float *h, float *c,
+                            float *work)
+    void fr_step_direct_f64(const fr_cell *cells, Py_ssize_t L, const double *x, Py_ssize_t B, double *h,
+                            double *c, double *work)
 
     Py_ssize_t fr_fused_size_f32(int mode, Py_ssize_t H, Py_ssize_t K, int width)
     Py_ssize_t fr_fused_size_f64(int mode, Py_ssize_t H, Py_ssize_t K, int width)

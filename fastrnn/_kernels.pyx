@@ -11,6 +11,9 @@ cimport numpy as cnp
 from libc.stdint cimport uint64_t
 from libc.limits cimport INT_MAX
 from libc.string cimport memcpy
+from cpython.object cimport PyObject
+from cpython.dict cimport PyDict_GetItemWithError
+from cpython.tuple cimport PyTuple_GET_ITEM
 
 from fastrnn._cells cimport *
 
@@ -96,16 +99,17 @@ cdef class Cell:
         return self.current(params)
 
     cdef bint current(self, dict params) except -1:
-        """is_current, for callers in this module (no Python call)."""
+        """is_current, for callers in this module (no Python call; one dictionary lookup per array)."""
         cdef cnp.ndarray a
         cdef Py_ssize_t k
         cdef int nd
+        cdef PyObject *obj
         for k in range(6):
-            name = self._names[k]
+            name = <object>PyTuple_GET_ITEM(self._names, k)
             if name is None:
                 continue
-            obj = params.get(name)
-            if obj is not self._arrays[k]:
+            obj = PyDict_GetItemWithError(params, name)   # borrowed, NULL when missing
+            if obj != PyTuple_GET_ITEM(self._arrays, k):
                 return False
             a = <cnp.ndarray>obj
             nd = 2 if self._dims[k][1] else 1
@@ -238,130 +242,7 @@ include "_forward.pxi"
 include "_backward.pxi"
 
 
-cdef class StepRunner:
-    """Streaming: one time step through every layer of a unidirectional stack, with cached workspaces.
-
-    One runner serves one batch size and one thread (the layer keeps one per thread and batch size), so
-    concurrent calls never share a workspace. It reads the weights in torch's layout (nothing packed, so nothing
-    can be stale) and stops taking the fast path once a parameter array of `params` is replaced or reshaped.
-    """
-    cdef list cells
-    cdef dict params
-    cdef object _cell_array          # bytes holding L fr_cell structs
-    cdef const fr_cell *c_cells
-    cdef Py_ssize_t B, L, n_in, H, P
-    cdef bint lstm, f64
-    cdef int typenum
-    cdef cnp.npy_intp y_dims[2]      # (B, P): the step's output
-    cdef object work
-    cdef readonly object dtype
-
-    def __init__(self, list cells, Py_ssize_t B, dict params):
-        cdef Cell first = <Cell>cells[0]
-        cdef fr_plan plan = fr_plan_step(&first.c, B, 8 if first.is_double else 4)
-        self.cells, self.params = cells, params
-        self._cell_array = b"".join([(<char *>&(<Cell>cell).c)[:sizeof(fr_cell)] for cell in cells])
-        self.c_cells = <const fr_cell *><const char *>self._cell_array
-        self.B, self.L = B, len(cells)
-        self.n_in, self.H, self.P = first.c.n_in, first.c.H, first.c.P
-        self.y_dims[0], self.y_dims[1] = B, self.P
-        self.lstm = first.c.mode == FR_LSTM
-        self.dtype = first.dtype
-        self.f64 = first.is_double
-        self.typenum = cnp.NPY_FLOAT64 if first.is_double else cnp.NPY_FLOAT32
-        check_blas_sizes(B, max([(<Cell>cell).c.n_in for cell in cells]), first.c.G, first.c.G)
-        self.work = np.empty(fr_forward_workspace(&first.c, &plan, B, False), self.dtype)
-
-    def step(self, cnp.ndarray x, cnp.ndarray h, c):
-        """x [B, I] IN; h [L, B, P] INOUT; c [L, B, H] INOUT (LSTM) or None. Advances the state in place.
-
-        The caller (the layer) has validated and converted everything.
-        """
-        if not (self._is_exact(x, 0, self.B, self.n_in) and self._is_exact(h, self.L, self.B, self.P)
-                and (not self.lstm or self._is_exact(c, self.L, self.B, self.H))):
-            raise ValueError("StepRunner.step: arrays must be C-contiguous, of the runner's dtype and shapes")
-        self._advance(x, h, c)
-
-    def fast_step(self, x, state):
-        """Layer.step for exactly-right input and unchanged parameters: returns (y, state) as Layer.step does, or
-        None when x or state would need checking or converting, or a parameter array was replaced (the layer's
-        slower path then rebuilds, handles them and reports errors). One call, no Python-level lookups: the
-        checks are pointer and integer comparisons and one finite-value pass over x and the state; the state
-        passed in is copied into the new arrays returned, never modified."""
-        cdef object h0, c0 = None
-        cdef cnp.ndarray h, c = None, y
-        if not self._is_exact(x, 0, self.B, self.n_in):
-            return None
-        if self.lstm:
-            if type(state) is not tuple or len(<tuple>state) != 2:
-                return None
-            h0, c0 = (<tuple>state)[0], (<tuple>state)[1]
-            if not self._is_exact(c0, self.L, self.B, self.H):
-                return None
-        else:
-            h0 = state
-        if not self._is_exact(h0, self.L, self.B, self.P):
-            return None
-        for cell in self.cells:
-            if not (<Cell>cell).current(self.params):
-                return None
-        if not (self._finite(x) and self._finite(h0) and (c0 is None or self._finite(c0))):
-            return None
-        h = self._copy(h0)
-        if c0 is not None:
-            c = self._copy(c0)
-        self._advance(x, h, c)
-        y = cnp.PyArray_EMPTY(2, self.y_dims, self.typenum, 0)
-        memcpy(cnp.PyArray_DATA(y), <char *>cnp.PyArray_DATA(h) + (self.L - 1) * cnp.PyArray_NBYTES(y),
-               cnp.PyArray_NBYTES(y))
-        if not self._finite(y):   # a product overflowed: the checked path runs it again and says so
-            return None
-        return (y, (h, c)) if self.lstm else (y, h)
-
-    cdef inline cnp.ndarray _copy(self, a):
-        """A new C-contiguous copy of a (an array _is_exact accepted)."""
-        cdef cnp.ndarray arr = <cnp.ndarray>a
-        cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(arr), cnp.PyArray_DIMS(arr), self.typenum, 0)
-        memcpy(cnp.PyArray_DATA(out), cnp.PyArray_DATA(arr), cnp.PyArray_NBYTES(arr))
-        return out
-
-    cdef inline bint _is_exact(self, a, Py_ssize_t L, Py_ssize_t B, Py_ssize_t n):
-        """a is a C-contiguous array of the runner's dtype in native byte order shaped (L, B, n), or (B, n) when
-        L == 0."""
-        cdef cnp.ndarray arr
-        if type(a) is not cnp.ndarray:
-            return False
-        arr = <cnp.ndarray>a
-        # PyArray_TYPE names float32 for '>f4' too: a byte-swapped array goes to the checked path, which converts
-        if (cnp.PyArray_TYPE(arr) != self.typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
-                or not cnp.PyArray_ISNOTSWAPPED(arr)):
-            return False
-        if L == 0:
-            return cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == B and cnp.PyArray_DIMS(arr)[1] == n
-        return (cnp.PyArray_NDIM(arr) == 3 and cnp.PyArray_DIMS(arr)[0] == L and cnp.PyArray_DIMS(arr)[1] == B
-                and cnp.PyArray_DIMS(arr)[2] == n)
-
-    cdef inline bint _finite(self, a):
-        """Every value of a (an array _is_exact accepted) is finite."""
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>a)
-        cdef void *p = cnp.PyArray_DATA(<cnp.ndarray>a)
-        if self.f64:
-            return fr_all_finite_f64(<const double *>p, n) == 1
-        return fr_all_finite_f32(<const float *>p, n) == 1
-
-    cdef void _advance(self, cnp.ndarray x, cnp.ndarray h, c):
-        cdef fr_plan plan = fr_plan_step(self.c_cells, self.B, 8 if self.f64 else 4)
-        cdef void *xp = cnp.PyArray_DATA(x)
-        cdef void *hp = cnp.PyArray_DATA(h)
-        cdef void *cp = data_or_null(c)
-        cdef void *wp = data(self.work)
-        with nogil:
-            if self.f64:
-                fr_step_stack_f64(self.c_cells, self.L, &plan, <const double *>xp, self.B, <double *>hp,
-                                  <double *>cp, <double *>wp)
-            else:
-                fr_step_stack_f32(self.c_cells, self.L, &plan, <const float *>xp, self.B, <float *>hp,
-                                  <float *>cp, <float *>wp)
+include "_step.pxi"
 
 
 def packed_gemm_nt(cnp.ndarray A, cnp.ndarray W, cnp.ndarray C, bint accumulate):

@@ -66,7 +66,7 @@ class _RecurrentLayer(Module, Trainable, SequenceCall[State], Streaming[State], 
         super().__init__(self._init_params(rng))
         self._dropout_rng = v.as_rng(seed, None) if rng is _NO_INIT else rng
         self._cells = self._build_cells()
-        self._local = threading.local()
+        self._local = _kernels.StepRunners()
         self._grad_lock = threading.Lock()
 
     def __setattr__(self, name, value):
@@ -175,7 +175,7 @@ class _RecurrentLayer(Module, Trainable, SequenceCall[State], Streaming[State], 
         for cell in cells:
             if not cell.is_current(params):
                 self._cells = cells = self._build_cells()
-                self._local = threading.local()
+                self._local = _kernels.StepRunners()
                 break
         return cells
 
@@ -233,7 +233,7 @@ class _RecurrentLayer(Module, Trainable, SequenceCall[State], Streaming[State], 
         """float(), double(), to(dtype): the parameters converted in place, the kernels rebuilt for them."""
         super()._to_dtype(dtype)
         self._cells = self._build_cells()
-        self._local = threading.local()
+        self._local = _kernels.StepRunners()
 
     def _expected_specs(self):
         dtype = v.as_dtype(self.dtype)
@@ -242,7 +242,7 @@ class _RecurrentLayer(Module, Trainable, SequenceCall[State], Streaming[State], 
     def __setstate__(self, state):
         super().__setstate__(state)
         self._cells = self._build_cells()
-        self._local = threading.local()
+        self._local = _kernels.StepRunners()
         self._grad_lock = threading.Lock()
 
     def __repr__(self):

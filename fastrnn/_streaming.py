@@ -1,12 +1,13 @@
 """The streaming step of a recurrent layer, mixed into _RecurrentLayer (fastrnn/_recurrent_layer.py).
 
-step() runs one time step through every layer of a unidirectional stack by a _kernels.StepRunner, whose
-workspaces are kept per thread and batch size. Letters as in fastrnn/layers.py: B batch, I input size,
-H hidden size, P size of h, L layers.
+step() is _kernels.layer_step (fastrnn/_step.pxi): exactly-typed input on unchanged parameter arrays takes one
+compiled call through this thread's _kernels.StepRunner, whose workspaces are kept per thread and batch size in
+the layer's _kernels.StepRunners; everything else comes here, to _step_checked. Letters as in fastrnn/layers.py:
+B batch, I input size, H hidden size, P size of h, L layers.
 """
 from __future__ import annotations   # annotations shown as written (help() signatures stay short)
 
-from typing import Any, Generic, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Generic, Optional, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,27 +16,15 @@ from . import _kernels
 from . import _validation as v
 from ._sequence_call import State
 
-# Streaming workspaces a thread keeps, one per batch size: stepping with ever new batch sizes drops the oldest,
-# so memory stays bounded (each holds a few (B, G) arrays).
-_MAX_STEP_RUNNERS = 8
-
 
 class Streaming(Generic[State]):
     """step() of RNN, LSTM and GRU (see _RecurrentLayer)."""
 
-    def step(self, x_t: ArrayLike, state: Optional[Any] = None) -> Tuple[NDArray[Any], State]:
-        """One time step: x_t (B, I) -> (y_t (B, P), state), state as the call's (h (L, B, P), c (L, B, H)).
-
-        Continues exactly where `state` left off (chunked == whole). Unidirectional layers only. The returned
-        state is new; the one passed in is not modified. x_t may also be one unbatched row (I,): then y_t is (P,)
-        and the state (h (L, P), c (L, H)), which the next unbatched step takes back.
-        """
-        runner = self._local.__dict__.get("runner")   # this thread's runner of the last batch size stepped
-        if runner is not None:
-            result = runner.fast_step(x_t, state)
-            if result is not None:
-                return result
-        return self._step_checked(x_t, state)
+    if TYPE_CHECKING:
+        def step(self, x_t: ArrayLike, state: Optional[Any] = None) -> Tuple[NDArray[Any], State]:
+            """See _kernels.layer_step."""
+    else:
+        step = _kernels.layer_step   # a compiled function: no Python frame on the fast path
 
     def _step_checked(self, x_t, state):
         """step() with every input validated and converted (the fast path's fallback)."""
@@ -65,11 +54,8 @@ class Streaming(Generic[State]):
     def _runner(self, batch):
         """This thread's StepRunner for this batch size (workspaces are per thread: calls may run concurrently);
         it becomes the thread's runner that step() tries first."""
-        runners = self._local.__dict__.setdefault("runners", {})
-        runner = runners.get(batch)
+        runner = self._local.get(batch)
         if runner is None:
-            if len(runners) >= _MAX_STEP_RUNNERS:
-                del runners[next(iter(runners))]   # the oldest batch size's
-            runner = runners[batch] = _kernels.StepRunner(self._current_cells(), batch, self.params)
-        self._local.runner = runner
+            runner = _kernels.StepRunner(self._current_cells(), batch, self.params)
+        self._local.use(batch, runner)
         return runner

@@ -117,7 +117,7 @@ typedef struct {
 
 /* 1 when a bidirectional layer's two directions should run at once, one per thread and each on one thread
  * (fr_plan_pair_member), rather than one after the other on every thread. */
-int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem);
+int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B);
 /* A direction's plan (from fr_plan_forward) as one of the two at once: one thread, and half the chunk of gates, so
  * that the two together keep inference's working memory. */
 void fr_plan_pair_member(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int training, int elem, fr_plan *plan);

@@ -213,10 +213,9 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
  * its direction with no hand-off per step, and the two read their own W_hh, the same bytes in all as a split by
  * units. With more rows, each direction splits rows (or, with weights beyond a core's L2 share, units, which keeps
  * half of its W_hh in each L2). */
-int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int elem)
+int fr_plan_directions_at_once(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B)
 {
     const double call_flops = 2.0 * step_flops(cell, B) * (double)T;
-    (void)elem;
     return fr_max_threads() > 1 && B < 2 * FR_ROW_SPLIT_MIN_ROWS && call_flops >= FR_MIN_GEMM_FLOPS &&
            fr_plan_wake_pays(call_flops);
 }

@@ -77,7 +77,7 @@ cdef extern from "fastrnn.h" nogil:
         const fr_tape *tape
         void *work
 
-    int fr_plan_directions_at_once(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int elem)
+    int fr_plan_directions_at_once(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B)
     void fr_plan_pair_member(const fr_cell *cell, Py_ssize_t T, Py_ssize_t B, int training, int elem, fr_plan *plan)
     Py_ssize_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, Py_ssize_t B, int training)
     Py_ssize_t fr_backward_workspace(const fr_cell *cell, Py_ssize_t B)

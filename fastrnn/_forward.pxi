@@ -91,7 +91,7 @@ def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray ba
 
 def directions_at_once(Cell cell, Py_ssize_t T, Py_ssize_t B):
     """Whether a bidirectional layer of this cell runs its two directions at once (csrc/plan.c)."""
-    return bool(fr_plan_directions_at_once(&cell.c, T, B, 8 if cell.is_double else 4))
+    return bool(fr_plan_directions_at_once(&cell.c, T, B))
 
 
 def forward_pair(list cells, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, cnp.ndarray out,

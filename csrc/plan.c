@@ -266,7 +266,7 @@ ptrdiff_t fr_quant_slice_bytes(const fr_cell *cell, const fr_plan *plan, ptrdiff
 {
     const ptrdiff_t K = cell->n_in > cell->H ? (cell->n_in > cell->P ? cell->n_in : cell->P) : cell->H;
     const ptrdiff_t rows = (B + plan->row_parts - 1) / plan->row_parts;
-    return (fr_quant_scratch_bytes(FR_Q_INT8, rows, K) + 63) / 64 * 64;
+    return (fr_quant_scratch_bytes(rows, K) + 63) / 64 * 64;
 }
 
 ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B, int training)
@@ -276,7 +276,7 @@ ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff
     if (plan->product == FR_PRODUCT_QUANT) {
         const ptrdiff_t rows = plan->chunk > 1 ? plan->chunk * B : B;
         const ptrdiff_t K = cell->n_in > cell->H ? (cell->n_in > cell->P ? cell->n_in : cell->P) : cell->H;
-        const ptrdiff_t projection = fr_quant_scratch_bytes(FR_Q_INT8, rows, K);
+        const ptrdiff_t projection = fr_quant_scratch_bytes(rows, K);
         const ptrdiff_t slices = plan->row_parts * fr_quant_slice_bytes(cell, plan, B);   /* the steps' */
         quant = ((projection > slices ? projection : slices) + 64) / 4 + 16;
     }

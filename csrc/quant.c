@@ -88,10 +88,10 @@ static ptrdiff_t fr_q_rows_bytes(ptrdiff_t M, ptrdiff_t Kp)
     return fr_q_align(M * (Kp * 4 > 2 * tile_row ? Kp * 4 : 2 * tile_row));
 }
 
-ptrdiff_t fr_quant_scratch_bytes(int format, ptrdiff_t M, ptrdiff_t K)
+ptrdiff_t fr_quant_scratch_bytes(ptrdiff_t M, ptrdiff_t K)
 {
-    /* the rows, plus the int8 scales and sums */
-    return fr_q_rows_bytes(M, fr_quant_padded_k(format, K)) + 2 * fr_q_align(M * 4) + 64;
+    /* the rows at the largest padding of K (bfloat16's), plus the int8 scales and sums */
+    return fr_q_rows_bytes(M, fr_quant_padded_k(FR_Q_BF16, K)) + 2 * fr_q_align(M * 4) + 64;
 }
 
 /* int8: each row of A to integers in [-127, 127], scale max|a| / 127 (an all-zero row: scale 0); round half to

@@ -40,9 +40,9 @@ ptrdiff_t fr_quant_packed_bytes(int format, ptrdiff_t N, ptrdiff_t K);
 /* W [N, K] (row stride ldw; int8 values, or the raw 16 bits of bfloat16 / float16) -> out [packed bytes]. */
 void fr_quant_pack(int format, const void *W, ptrdiff_t N, ptrdiff_t K, ptrdiff_t ldw, void *out);
 
-/* Bytes of scratch fr_quant_gemm_nt needs for M rows (the quantized or rounded copy of A); the int8 figure
- * bounds every format's. */
-ptrdiff_t fr_quant_scratch_bytes(int format, ptrdiff_t M, ptrdiff_t K);
+/* Bytes of scratch fr_quant_gemm_nt needs for M rows of K values (the quantized or rounded copy of A), for every
+ * format and kernel. */
+ptrdiff_t fr_quant_scratch_bytes(ptrdiff_t M, ptrdiff_t K);
 /* C [M, N] (row stride ldc) = A [M, K] (row stride lda) W^T, or C += that when accumulate != 0; A IN, C OUT or
  * INOUT, not overlapping A; scratch [fr_quant_scratch_bytes]. threads <= 0: decided from the work. */
 void fr_quant_gemm_nt(const fr_qmatrix *W, ptrdiff_t M, const float *A, ptrdiff_t lda, int accumulate, float *C,

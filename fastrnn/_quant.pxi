@@ -14,7 +14,7 @@ cdef extern from "quant.h" nogil:
         const float *scale
     Py_ssize_t fr_quant_packed_bytes(int format, Py_ssize_t N, Py_ssize_t K)
     void fr_quant_pack(int format, const void *W, Py_ssize_t N, Py_ssize_t K, Py_ssize_t ldw, void *out)
-    Py_ssize_t fr_quant_scratch_bytes(int format, Py_ssize_t M, Py_ssize_t K)
+    Py_ssize_t fr_quant_scratch_bytes(Py_ssize_t M, Py_ssize_t K)
     void fr_quant_gemm_nt(const fr_qmatrix *W, Py_ssize_t M, const float *A, Py_ssize_t lda, int accumulate,
                           float *C, Py_ssize_t ldc, void *scratch, int threads)
     int fr_quant_kernel_count(int format)
@@ -63,7 +63,7 @@ def quant_gemm_nt(QuantMatrix W, cnp.ndarray A, cnp.ndarray C, bint accumulate, 
     cdef Py_ssize_t M = A.shape[0]
     require(A, "A", np.dtype(np.float32), (M, W.m.K))
     require(C, "C", np.dtype(np.float32), (M, W.m.N))
-    scratch = np.empty(fr_quant_scratch_bytes(W.m.format, M, W.m.K), np.uint8)
+    scratch = np.empty(fr_quant_scratch_bytes(M, W.m.K), np.uint8)
     cdef void *s = cnp.PyArray_DATA(scratch)
     cdef const float *a = <const float *>cnp.PyArray_DATA(A)
     cdef float *c = <float *>cnp.PyArray_DATA(C)

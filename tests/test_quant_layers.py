@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import reference
+from fastrnn import _kernels, reference
 from fastrnn.quant import QuantizedGRU, QuantizedLSTM, formats as f
 
 from conftest import BF16_DOT_KERNELS
@@ -73,14 +73,19 @@ def test_lengths_and_initial_state_follow_the_reference(fmt, rng):
     assert not out[3:, 0].any()   # past a row's length the output is zero, as torch's packed sequences
 
 
-@pytest.mark.parametrize("fmt", f.WEIGHT_FORMATS)
+@pytest.mark.parametrize("fmt,kernel", [(fmt, name) for fmt in f.WEIGHT_FORMATS
+                                        for name in _kernels.quant_kernels(fmt)])
 @pytest.mark.parametrize("variant", ["lstm", "gru", "lstm_proj_peephole"])
-def test_rows_split_across_threads_give_the_one_thread_result(fmt, variant, rng, two_threads):
+def test_rows_split_across_threads_give_the_one_thread_result(fmt, kernel, variant, rng, two_threads, request):
     """From 16 rows on two threads, a quantized layer whose stored W_hh fits a core's L2 share splits the batch
     (csrc/plan.c fr_plan_quant), each slice preparing its own rows in its own part of the scratch: with lengths
     ending in both slices, the outputs equal one thread's (int8 exactly: every row is quantized on its own and the
     integer sums are exact; the 16-bit formats to float32 rounding, 1e-5, as a row may fall to a different kernel,
-    AMX tiles or the vector tail, which sum in another order), and follow the reference."""
+    AMX tiles or the vector tail, which sum in another order), and follow the reference. Every kernel of the format
+    in turn: each prepares A its own way (int8, bfloat16 or float32 rows, padded for tiles), and every slice's part
+    of the scratch must hold the widest (K = 24: bfloat16 pads it to 32)."""
+    _kernels.quant_use_kernel(fmt, _kernels.quant_kernels(fmt).index(kernel))
+    request.addfinalizer(lambda: _kernels.quant_use_kernel(fmt, -1))
     cls, mode, options = VARIANTS[variant]
     q = fastrnn.quantize_dynamic(cls(24, 40, num_layers=2, seed=4, **options), fmt)
     x = rng.standard_normal((30, 37, 24)).astype(np.float32)

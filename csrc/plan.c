@@ -261,12 +261,17 @@ fr_plan fr_plan_quant(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int format)
     return plan;
 }
 
+/* The widest K of a cell's quantized products (input projection, recurrent, projection). */
+static ptrdiff_t quant_widest_k(const fr_cell *cell)
+{
+    return cell->n_in > cell->H ? (cell->n_in > cell->P ? cell->n_in : cell->P) : cell->H;
+}
+
 /* Bytes of one row slice's prepared activations (FR_PRODUCT_QUANT): a 64-byte multiple. */
 ptrdiff_t fr_quant_slice_bytes(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B)
 {
-    const ptrdiff_t K = cell->n_in > cell->H ? (cell->n_in > cell->P ? cell->n_in : cell->P) : cell->H;
     const ptrdiff_t rows = (B + plan->row_parts - 1) / plan->row_parts;
-    return (fr_quant_scratch_bytes(rows, K) + 63) / 64 * 64;
+    return (fr_quant_scratch_bytes(rows, quant_widest_k(cell)) + 63) / 64 * 64;
 }
 
 ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B, int training)
@@ -275,8 +280,7 @@ ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff
     ptrdiff_t quant = 0;   /* the prepared activations of the widest product, in float32 elements, 64-byte aligned */
     if (plan->product == FR_PRODUCT_QUANT) {
         const ptrdiff_t rows = plan->chunk > 1 ? plan->chunk * B : B;
-        const ptrdiff_t K = cell->n_in > cell->H ? (cell->n_in > cell->P ? cell->n_in : cell->P) : cell->H;
-        const ptrdiff_t projection = fr_quant_scratch_bytes(rows, K);
+        const ptrdiff_t projection = fr_quant_scratch_bytes(rows, quant_widest_k(cell));
         const ptrdiff_t slices = plan->row_parts * fr_quant_slice_bytes(cell, plan, B);   /* the steps' */
         quant = ((projection > slices ? projection : slices) + 64) / 4 + 16;
     }

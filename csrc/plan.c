@@ -165,13 +165,15 @@ static int weights_fit_l2(const fr_cell *cell, int elem)
 }
 
 /* Splits the batch into slices that run the steps on their own threads (plan->row_parts, then one thread per
- * step) when there are min_rows rows for each and the call's work pays for waking the workers. */
+ * step) when there are min_rows rows for each and the call's work pays for waking the workers; for the packed and
+ * the quantized products. */
 static void split_rows(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, ptrdiff_t min_rows, fr_plan *plan)
 {
     const double call_flops = step_flops(cell, B) * (double)T;
     const int threads = fr_max_threads();
     plan->row_parts = 1;
-    if (plan->product == FR_PRODUCT_PACKED && threads > 1 && B >= 2 * min_rows &&
+    const int packed = plan->product == FR_PRODUCT_PACKED || plan->product == FR_PRODUCT_QUANT;
+    if (packed && threads > 1 && B >= 2 * min_rows &&
         call_flops >= FR_MIN_GEMM_FLOPS && fr_plan_wake_pays(call_flops)) {
         const ptrdiff_t parts = B / min_rows;
         plan->row_parts = parts < threads ? (int)parts : threads;
@@ -243,19 +245,19 @@ fr_plan fr_plan_step(const fr_cell *cell, ptrdiff_t B, int elem)
 /* Reduced-precision weights (format FR_Q_*): inference's chunks, and the row split of the float plans from 16 rows
  * where the stored W_hh fits a core's L2 share (each slice prepares and multiplies its own rows with no hand-off
  * per step: int8 LSTM B64 H512 on 2 Intel Xeon cores, 1 MiB of W_hh, 44.6-45.4 -> 38.5-40.2 ms; bfloat16's 2 MiB
- * streamed by both cores, 175 -> 214 ms, so it keeps the product split). Below it a step reads a quarter (int8) to a half of float32's
- * bytes and runs its multiply-adds 2-4x faster, so it is split across threads only from 4x the float32 work
- * (LSTM H = 128 at batch 1 stays on one thread: measured 0.20 ms for T = 100 int8 on one thread, against 2.2 ms
- * on two with the other core busy). */
+ * streamed by both cores, 175 -> 214 ms, so it keeps the product split).
+ * Below it a step reads a quarter (int8) to a half of float32's bytes and runs its multiply-adds 2-4x faster, so it
+ * is split across threads only from 4x the float32 work (LSTM H = 128 at batch 1 stays on one thread: measured
+ * 0.20 ms for T = 100 int8 on one thread, against 2.2 ms on two with the other core busy). */
 fr_plan fr_plan_quant(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int format)
 {
     fr_plan plan = fr_plan_forward(cell, T, B, 0, 4);
     const double flops = step_flops(cell, B);
-    plan.product = FR_PRODUCT_PACKED;   /* as split_rows expects: every slice prepares its own rows */
-    split_rows(cell, T, B, weights_fit_l2(cell, format == FR_Q_INT8 ? 1 : 2) ? FR_ROW_SPLIT_MIN_ROWS : PTRDIFF_MAX / 4,
-               &plan);
     plan.product = FR_PRODUCT_QUANT;
     plan.fused = 0;
+    /* every slice prepares its own rows (loop.inc gives each its part of the scratch) */
+    const int fit = weights_fit_l2(cell, format == FR_Q_INT8 ? 1 : 2);
+    split_rows(cell, T, B, fit ? FR_ROW_SPLIT_MIN_ROWS : PTRDIFF_MAX / 4, &plan);
     if (plan.row_parts == 1)
         plan.threads = flops >= 4 * FR_MIN_STEP_FLOPS && fr_plan_wake_pays(flops * (double)T) ? fr_max_threads() : 1;
     return plan;

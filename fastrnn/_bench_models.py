@@ -10,25 +10,19 @@ import importlib.util
 import os
 import statistics
 import tempfile
-import time
 
 import numpy as np
+
+from .benchmark import time_call
 
 SIZES = ((1, 1), (1, 50), (32, 50))   # (B, T)
 TARGET_SECONDS = 0.02                 # one timed sample: enough calls to pass 20 ms, far above the timer's grain
 TOLERANCE = 1e-4                      # max |fastrnn - ort| of a model's outputs (float32, unit-scale inputs)
 
 
-def _samples(fn, number):
-    start = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - start) / number
-
-
 def _number(fn):
     """Calls per sample so that a sample lasts about TARGET_SECONDS."""
-    elapsed = _samples(fn, 1)
+    elapsed = time_call(fn, 1)
     return max(1, min(100_000, int(TARGET_SECONDS / max(elapsed, 1e-7))))
 
 
@@ -55,7 +49,7 @@ def executor_overhead(session, feeds, repeat):
         session.run(None, feeds)
 
     n_steps, n_whole = _number(steps_only), _number(whole)
-    overheads = [_samples(whole, n_whole) - _samples(steps_only, n_steps) for _ in range(repeat)]
+    overheads = [time_call(whole, n_whole) - time_call(steps_only, n_steps) for _ in range(repeat)]
     return statistics.median(overheads)
 
 
@@ -90,7 +84,7 @@ def run(repeat, threads=None):
                 times = {key: [] for key in runs}
                 for _ in range(repeat):
                     for key, fn in runs.items():
-                        times[key].append(_samples(fn, numbers[key]))
+                        times[key].append(time_call(fn, numbers[key]))
                 overhead = executor_overhead(ours, feeds, repeat) if (B, T) == (1, 1) else None
                 rows.append((name, B, T, statistics.median(times["fastrnn"]), statistics.median(times["ort"]),
                              overhead))

@@ -80,12 +80,16 @@ static ptrdiff_t fr_q_align(ptrdiff_t n)
     return (n + 63) / 64 * 64;
 }
 
-/* Bytes of M prepared rows of Kp values in the widest preparation: float32, or bfloat16 rows of Kp rounded up to
- * FR_Q_TILE_ROW_BYTES values (the tiles' padding, fr_q_layout). */
+/* Bytes of one int8 row of Kp values padded for the AMX tiles (FR_QA_INT8_TILE). */
+static ptrdiff_t fr_q_tile_row(ptrdiff_t Kp)
+{
+    return (Kp + FR_Q_TILE_ROW_BYTES - 1) / FR_Q_TILE_ROW_BYTES * FR_Q_TILE_ROW_BYTES;
+}
+
+/* Bytes of M prepared rows of Kp values in the widest preparation: float32, or int8 rows padded for the tiles. */
 static ptrdiff_t fr_q_rows_bytes(ptrdiff_t M, ptrdiff_t Kp)
 {
-    const ptrdiff_t tile_row = (Kp + FR_Q_TILE_ROW_BYTES - 1) / FR_Q_TILE_ROW_BYTES * FR_Q_TILE_ROW_BYTES;
-    return fr_q_align(M * (Kp * 4 > 2 * tile_row ? Kp * 4 : 2 * tile_row));
+    return fr_q_align(M * (Kp * 4 > fr_q_tile_row(Kp) ? Kp * 4 : fr_q_tile_row(Kp)));
 }
 
 ptrdiff_t fr_quant_scratch_bytes(ptrdiff_t M, ptrdiff_t K)
@@ -134,12 +138,12 @@ FR_SIMD static void fr_q_prep_int8(const float *A, ptrdiff_t lda, ptrdiff_t M, p
 /* bfloat16 for vdpbf16ps: each value rounded to nearest even (A is finite: the layers check it). Values above
  * the largest bfloat16 (3.3895e38) saturate to it: rounding them would carry into the exponent and give infinity,
  * and then NaN in the products (x = float32 max). */
-FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, ptrdiff_t ldo,
+FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t K, ptrdiff_t Kp,
                                    uint16_t *out)
 {
     for (ptrdiff_t m = 0; m < M; m++) {
         const float *a = A + m * lda;
-        uint16_t *o = out + m * ldo;
+        uint16_t *o = out + m * Kp;
         for (ptrdiff_t k = 0; k < K; k++) {
             uint32_t bits;
             memcpy(&bits, &a[k], 4);
@@ -147,7 +151,7 @@ FR_SIMD static void fr_q_prep_bf16(const float *A, ptrdiff_t lda, ptrdiff_t M, p
             rounded -= (rounded & 0x7F80u) == 0x7F80u;   /* carried into infinity: 0x7F7F, +-3.3895e38 */
             o[k] = (uint16_t)rounded;
         }
-        for (ptrdiff_t k = K; k < ldo; k++) o[k] = 0;
+        for (ptrdiff_t k = K; k < Kp; k++) o[k] = 0;
     }
 }
 
@@ -164,12 +168,10 @@ static void fr_q_prep_f32(const float *A, ptrdiff_t lda, ptrdiff_t M, ptrdiff_t 
 static fr_qprep fr_q_layout(int how, int format, ptrdiff_t M, ptrdiff_t K, void *scratch)
 {
     const ptrdiff_t Kp = fr_quant_padded_k(format, K);
-    const ptrdiff_t tile_row = (Kp + FR_Q_TILE_ROW_BYTES - 1) / FR_Q_TILE_ROW_BYTES * FR_Q_TILE_ROW_BYTES;
-    const ptrdiff_t row_bytes = how == FR_QA_INT8_TILE   ? tile_row
-                                : how == FR_QA_BF16_TILE ? 2 * tile_row
-                                : how == FR_QA_BF16      ? Kp * 2
-                                : how == FR_QA_F32       ? Kp * 4
-                                                         : Kp;
+    const ptrdiff_t row_bytes = how == FR_QA_INT8_TILE ? fr_q_tile_row(Kp)
+                                : how == FR_QA_BF16    ? Kp * 2
+                                : how == FR_QA_F32     ? Kp * 4
+                                                       : Kp;
     fr_qprep p = {M, Kp, row_bytes, scratch, NULL, NULL, NULL};
     if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8_TILE || how == FR_QA_INT8) {
         float *scale = (float *)((uint8_t *)scratch + fr_q_rows_bytes(M, Kp));
@@ -189,8 +191,8 @@ static void fr_q_fill(int how, const fr_qprep *p, const float *A, ptrdiff_t lda,
     A += m0 * lda;
     if (how == FR_QA_INT8_OFFSET || how == FR_QA_INT8_TILE || how == FR_QA_INT8)
         fr_q_prep_int8(A, lda, rows, K, p->row_bytes, (int8_t *)out, (float *)p->ascale + m0, p->sums + m0);
-    else if (how == FR_QA_BF16 || how == FR_QA_BF16_TILE)
-        fr_q_prep_bf16(A, lda, rows, K, p->row_bytes / 2, (uint16_t *)out);
+    else if (how == FR_QA_BF16)
+        fr_q_prep_bf16(A, lda, rows, K, Kp, (uint16_t *)out);
     else
         fr_q_prep_f32(A, lda, rows, K, Kp, (float *)out);
 }

@@ -23,9 +23,10 @@ typedef struct {
     int32_t *sums;           /* int8: where those sums are written (every int8 kernel computes them) */
 } fr_qprep;
 
-/* How a variant wants A prepared: int8 with the row sums that undo W's +128, int8 alone, bfloat16, float32; the
- * _TILE forms (AMX) in rows padded with zeros to a multiple of FR_Q_TILE_ROW_BYTES. */
-enum { FR_QA_INT8_OFFSET, FR_QA_INT8_TILE, FR_QA_INT8, FR_QA_BF16, FR_QA_BF16_TILE, FR_QA_F32 };
+/* How a variant wants A prepared: int8 with the row sums that undo W's +128 (FR_QA_INT8_TILE: in rows padded with
+ * zeros to a multiple of FR_Q_TILE_ROW_BYTES, for AMX), int8 alone, bfloat16 (rows of Kp values: a multiple of
+ * 32, so whole AMX tile rows too), float32. */
+enum { FR_QA_INT8_OFFSET, FR_QA_INT8_TILE, FR_QA_INT8, FR_QA_BF16, FR_QA_F32 };
 #define FR_Q_TILE_ROW_BYTES 64
 
 /* A kernel: C (+)= A W^T over W's panels [panel_begin, panel_end) (quant_product.inc). */

@@ -4,8 +4,8 @@
  *
  * The packed panels (quant.h) already hold W in the tiles' layout: a panel's groups (4 int8 or 2 bfloat16 values of
  * K x 16 rows, 64 bytes) are one tile row each, so a W tile is 16 consecutive groups of a panel, loaded with a
- * 64-byte stride. A is prepared (FR_QA_INT8_TILE, FR_QA_BF16_TILE) in rows padded with zeros to a multiple of 64
- * bytes, so the last tile of a row reads zeros past K. For int8 the W tile beside it then reads up to 15 groups
+ * 64-byte stride. A is prepared in rows padded with zeros to a multiple of 64 bytes (FR_QA_INT8_TILE; bfloat16's
+ * K is padded to 32 values anyway), so the last tile of a row reads zeros past K. For int8 the W tile beside it then reads up to 15 groups
  * past the panel's end (the next panel, or the slack fr_quant_packed_bytes adds after the last one), whose
  * integers those zeros cancel; bfloat16 panels hold K padded to whole tile rows (quant.c), as garbage there could
  * be NaN. tdpbsud multiplies signed A by the unsigned W + 128; the shared epilogue (fr_q_store) removes 128 x the

@@ -41,7 +41,7 @@ const fr_q_variant fr_q_variants[3][FR_Q_MAX_VARIANTS] = {
         {"c", 0, FR_QA_INT8, qp_run_int8_c},
     },
     [FR_Q_BF16] = {
-        {"amx", FR_CPU_AVX512 | FR_CPU_BF16 | FR_CPU_AMX_BF16, FR_QA_BF16_TILE, qp_run_bf16_amx},
+        {"amx", FR_CPU_AVX512 | FR_CPU_BF16 | FR_CPU_AMX_BF16, FR_QA_BF16, qp_run_bf16_amx},
         {"avx512-bf16", FR_CPU_AVX512 | FR_CPU_BF16, FR_QA_BF16, qp_run_bf16_dp},
         {"avx512", FR_CPU_AVX512, FR_QA_F32, qp_run_bf16_avx512},
         {"avx2", FR_CPU_AVX2, FR_QA_F32, qp_run_bf16_avx2},

@@ -88,7 +88,7 @@ fr_plan fr_plan_quant(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int format)
 /* FR_PRODUCT_QUANT with a row split: bytes of each slice's part of the prepared activations (64-byte multiple). */
 ptrdiff_t fr_quant_slice_bytes(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B);
 /* Elements of REAL the forward loop needs as workspace for this plan (gates of a chunk unless training,
- * double-buffered h, the products of a step). */
+ * double-buffered h, the products of a step, the summed biases). */
 ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff_t B, int training);
 /* Elements of REAL the backward loop needs beyond its [T, B, .] gradient buffers. */
 ptrdiff_t fr_backward_workspace(const fr_cell *cell, ptrdiff_t B);

@@ -59,6 +59,11 @@ void *fr_gemm_scratch(int slot, size_t bytes);
 #define FR_DECLARE_MATMUL(REAL, SFX)                                                                             \
     void fr_matmul_##SFX(int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A,        \
                          ptrdiff_t lda, const REAL *B, ptrdiff_t ldb, REAL beta, REAL *C, ptrdiff_t ldc);        \
+    /* C [M, N] = 1 bias^T + op(A) op(B), bias [N] on every row (the input projection's summed biases); each \
+       thread fills the block of C it computes, so C is written by one pass of one thread per block. */      \
+    void fr_matmul_bias_##SFX(int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A,   \
+                              ptrdiff_t lda, const REAL *B, ptrdiff_t ldb, const REAL *bias, REAL *C,            \
+                              ptrdiff_t ldc);                                                                    \
     void fr_matmul_engine_##SFX(int engine, int threads, int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N,    \
                                 ptrdiff_t K, const REAL *A, ptrdiff_t lda, const REAL *B, ptrdiff_t ldb,         \
                                 REAL beta, REAL *C, ptrdiff_t ldc);                                              \

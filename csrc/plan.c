@@ -286,7 +286,7 @@ ptrdiff_t fr_forward_workspace(const fr_cell *cell, const fr_plan *plan, ptrdiff
         const ptrdiff_t slices = plan->row_parts * fr_quant_slice_bytes(cell, plan, B);   /* the steps' */
         quant = ((projection > slices ? projection : slices) + 64) / 4 + 16;
     }
-    return gx + B * cell->P + B * cell->G + 2 * B * cell->H + quant;
+    return gx + B * cell->P + B * cell->G + 2 * B * cell->H + cell->G + quant;
 }
 
 ptrdiff_t fr_backward_workspace(const fr_cell *cell, ptrdiff_t B)

@@ -1,6 +1,7 @@
 """The "whole models" section of `fastrnn bench`: the examples' models (fastrnn/_onnx_models.py) exported to ONNX
 by torch.onnx.export (TorchScript exporter, opset 17), each file run by fastrnn.InferenceSession and by
-onnxruntime.InferenceSession, interleaved in one process, at B1 T1, B1 T50 and B32 T50.
+onnxruntime.InferenceSession, interleaved in one process (benchmark.measure: a settling pause before every sample),
+at B1 T1, B1 T50 and B32 T50.
 
 Per row: the median time per run() of each, the ratio ort/fastrnn, and at B1 T1 the executor's own overhead:
 fastrnn's run() minus the time of its steps called directly on the same inputs (the input checks, the call of
@@ -13,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from .benchmark import time_call
+from .benchmark import measure, time_call
 
 SIZES = ((1, 1), (1, 50), (32, 50))   # (B, T)
 TARGET_SECONDS = 0.02                 # one timed sample: enough calls to pass 20 ms, far above the timer's grain
@@ -79,15 +80,10 @@ def run(repeat, threads=None):
                 error = max(float(np.abs(a - b).max()) for a, b in zip(ours.run(None, feeds), theirs.run(None, feeds)))
                 if not error <= TOLERANCE:
                     mismatches.append(f"whole model {name} B{B} T{T}: fastrnn differs from ort by {error:.3g}")
-                runs = {"fastrnn": lambda: ours.run(None, feeds), "ort": lambda: theirs.run(None, feeds)}
-                numbers = {key: _number(fn) for key, fn in runs.items()}
-                times = {key: [] for key in runs}
-                for _ in range(repeat):
-                    for key, fn in runs.items():
-                        times[key].append(time_call(fn, numbers[key]))
+                times = measure({"fastrnn": lambda: ours.run(None, feeds),
+                                 "ort": lambda: theirs.run(None, feeds)}, repeat)
                 overhead = executor_overhead(ours, feeds, repeat) if (B, T) == (1, 1) else None
-                rows.append((name, B, T, statistics.median(times["fastrnn"]), statistics.median(times["ort"]),
-                             overhead))
+                rows.append((name, B, T, times["fastrnn"], times["ort"], overhead))
     return rows, mismatches
 
 

@@ -81,7 +81,7 @@ kernels = Extension(
     "fastrnn._kernels",
     # every architecture folder's files: each compiles to nothing off its architecture (csrc/arch.h)
     sources=["fastrnn/_kernels.pyx", "csrc/kernels.c", "csrc/plan.c", "csrc/fingerprint.c", "csrc/finite.c",
-             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c", "csrc/quant.c", "csrc/quant_c.c",
+             "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c", "csrc/quant.c", "csrc/quant_c.c", "csrc/rows.c",
              *sorted(glob("csrc/*/*.c"))],
     depends=glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.inc", recursive=True) + [
         "fastrnn/_cells.pxd", "fastrnn/_backward.pxi", "fastrnn/_forward.pxi", "fastrnn/_gemm.pxi",

@@ -1,77 +1,35 @@
-# Row-wise and element-wise kernels of fastrnn.InferenceSession's small tensors (fastrnn/onnx_session/small.py):
-# softmax, log-softmax and layer normalisation over the last axis, and the logistic sigmoid, one C loop each;
-# and Linear layers (a w^T + bias) through csrc/small_gemm.inc.
+# Row-wise and element-wise kernels of fastrnn.InferenceSession's float tensors (fastrnn/onnx_session/small.py):
+# softmax, log-softmax and layer normalisation over the last axis, and the logistic sigmoid (csrc/rows.c, one
+# vectorised C loop each); and Linear layers (a w^T + bias) through csrc/small_gemm.inc.
 # NumPy spends 0.7-1 us per ufunc call on dispatch; these ops take 4 to 12 such calls (7-13 us at B=1 rows of
-# 32-50), one call here. NumPy's SIMD exp wins on large tensors: the session calls these below its size limit.
-# Included by _kernels.pyx (its cimports); one fused template serves float32 and float64.
-from libc.math cimport exp, expf, log, sqrt
+# 32-50), one call here. Included by _kernels.pyx (its cimports).
+cdef extern from "gemm.h" nogil:
+    void fr_matmul_f32(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
+                       Py_ssize_t lda, const float *B, Py_ssize_t ldb, float beta, float *C, Py_ssize_t ldc)
+    void fr_matmul_f64(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
+                       Py_ssize_t lda, const double *B, Py_ssize_t ldb, double beta, double *C, Py_ssize_t ldc)
+    void fr_matmul_bias_f32(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
+                            Py_ssize_t lda, const float *B, Py_ssize_t ldb, const float *bias, float *C,
+                            Py_ssize_t ldc)
+    void fr_matmul_bias_f64(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
+                            Py_ssize_t lda, const double *B, Py_ssize_t ldb, const double *bias, double *C,
+                            Py_ssize_t ldc)
 
-ctypedef fused real:
-    float
-    double
-
-
-cdef inline real exp_of(real x) noexcept nogil:
-    return expf(x) if real is float else exp(x)
-
-
-cdef void softmax_rows_of(const real *x, real *out, Py_ssize_t rows, Py_ssize_t n, bint as_log) noexcept nogil:
-    """out[r] = softmax(x[r]) (or log_softmax), rows of n; a row whose max is not finite gives NaN (as ORT)."""
-    cdef Py_ssize_t r, k
-    cdef const real *row
-    cdef real *dst
-    cdef real top
-    cdef double total
-    for r in range(rows):
-        row, dst = x + r * n, out + r * n
-        top = row[0]
-        for k in range(1, n):
-            if row[k] > top or row[k] != row[k]:   # a NaN is the max: the row becomes NaN, as NumPy's
-                top = row[k]
-        total = 0.0
-        if as_log:
-            for k in range(n):
-                total += exp_of(<real>(row[k] - top))
-            total = log(total)
-            for k in range(n):
-                dst[k] = <real>(row[k] - top - total)
-        else:
-            for k in range(n):
-                dst[k] = exp_of(<real>(row[k] - top))
-                total += dst[k]
-            total = 1.0 / total
-            for k in range(n):
-                dst[k] = <real>(dst[k] * total)
+# Multiply-adds (M N K) up to which a Linear layer runs csrc/small_gemm.inc on one thread; past it, the large
+# product (gemm.h: threads, packed kernel or OpenBLAS) with the bias written by its parts. Measured (float32,
+# N 50, K 48, one process, 2 Intel Xeon cores): 50 rows 3.8 vs 5.6 us, 100 rows 8.4 vs 8.5, 400 rows 29 vs 14.
+DEF LINEAR_SMALL_MACS = 1 << 18
 
 
-cdef void layer_norm_rows_of(const real *x, const real *scale, const real *bias, double epsilon, real *out,
-                             Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
-    """out[r] = (x[r] - mean) / sqrt(var + epsilon) * scale (+ bias), mean and var (biased) in double."""
-    cdef Py_ssize_t r, k
-    cdef const real *row
-    cdef real *dst
-    cdef double mean, var, d, inv_std
-    for r in range(rows):
-        row, dst = x + r * n, out + r * n
-        mean = 0.0
-        for k in range(n):
-            mean += row[k]
-        mean /= n
-        var = 0.0
-        for k in range(n):
-            d = row[k] - mean
-            var += d * d
-        inv_std = 1.0 / sqrt(var / n + epsilon)
-        for k in range(n):
-            d = (row[k] - mean) * inv_std * scale[k]
-            dst[k] = <real>(d + bias[k] if bias != NULL else d)
-
-
-cdef void sigmoid_of(const real *x, real *out, Py_ssize_t n) noexcept nogil:
-    """out = 1 / (1 + exp(-x)); exp's overflow for x < -88 (float32) gives 1 / inf = 0, no NaN."""
-    cdef Py_ssize_t k
-    for k in range(n):
-        out[k] = <real>(1.0 / (1.0 + exp_of(-x[k])))
+cdef extern from "rows.h" nogil:
+    void fr_softmax_rows_f32(const float *x, float *out, Py_ssize_t rows, Py_ssize_t n, int as_log)
+    void fr_softmax_rows_f64(const double *x, double *out, Py_ssize_t rows, Py_ssize_t n, int as_log)
+    void fr_layer_norm_rows_f32(const float *x, const float *scale, const float *bias, double epsilon, float *out,
+                                Py_ssize_t rows, Py_ssize_t n)
+    void fr_layer_norm_rows_f64(const double *x, const double *scale, const double *bias, double epsilon,
+                                double *out, Py_ssize_t rows, Py_ssize_t n)
+    void fr_sigmoid_array_f32(const float *x, float *out, Py_ssize_t n)
+    void fr_sigmoid_array_f64(const double *x, double *out, Py_ssize_t n)
 
 
 cdef int rows_args(cnp.ndarray x, cnp.ndarray out) except -1:
@@ -94,9 +52,9 @@ def softmax_rows(cnp.ndarray x, cnp.ndarray out, bint as_log):
     cdef void *dst = data(out)
     with nogil:
         if f64:
-            softmax_rows_of(<const double *>src, <double *>dst, rows, n, as_log)
+            fr_softmax_rows_f64(<const double *>src, <double *>dst, rows, n, as_log)
         else:
-            softmax_rows_of(<const float *>src, <float *>dst, rows, n, as_log)
+            fr_softmax_rows_f32(<const float *>src, <float *>dst, rows, n, as_log)
 
 
 def layer_norm_rows(cnp.ndarray x, cnp.ndarray scale, bias, double epsilon, cnp.ndarray out):
@@ -114,11 +72,11 @@ def layer_norm_rows(cnp.ndarray x, cnp.ndarray scale, bias, double epsilon, cnp.
     cdef void *dst = data(out)
     with nogil:
         if f64:
-            layer_norm_rows_of(<const double *>src, <const double *>s, <const double *>b, epsilon, <double *>dst,
-                               rows, n)
+            fr_layer_norm_rows_f64(<const double *>src, <const double *>s, <const double *>b, epsilon,
+                                   <double *>dst, rows, n)
         else:
-            layer_norm_rows_of(<const float *>src, <const float *>s, <const float *>b, epsilon, <float *>dst,
-                               rows, n)
+            fr_layer_norm_rows_f32(<const float *>src, <const float *>s, <const float *>b, epsilon, <float *>dst,
+                                   rows, n)
 
 
 def sigmoid(cnp.ndarray x, cnp.ndarray out):
@@ -135,14 +93,14 @@ def sigmoid(cnp.ndarray x, cnp.ndarray out):
     cdef void *dst = data(out)
     with nogil:
         if f64:
-            sigmoid_of(<const double *>src, <double *>dst, n)
+            fr_sigmoid_array_f64(<const double *>src, <double *>dst, n)
         else:
-            sigmoid_of(<const float *>src, <float *>dst, n)
+            fr_sigmoid_array_f32(<const float *>src, <float *>dst, n)
 
 
 def linear_rows(cnp.ndarray a, cnp.ndarray w, bias, cnp.ndarray out):
-    """out (M, N) = a (M, K) w (N, K)^T (+ bias (N,)), by csrc/small_gemm.inc (threads as csrc/plan.c gives):
-    every array C-contiguous, one float dtype; bias None or 1-D of N."""
+    """out (M, N) = a (M, K) w (N, K)^T (+ bias (N,)), by csrc/small_gemm.inc up to LINEAR_SMALL_MACS, else by the
+    large product (gemm.h): every array C-contiguous, one float dtype; bias None or 1-D of N."""
     cdef int typenum = cnp.PyArray_TYPE(out)
     if (cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(w) != 2 or cnp.PyArray_NDIM(out) != 2
             or typenum not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or cnp.PyArray_TYPE(a) != typenum
@@ -164,16 +122,31 @@ def linear_rows(cnp.ndarray a, cnp.ndarray w, bias, cnp.ndarray out):
     cdef char *po = <char *>data(out)
     cdef size_t row_bytes = N * cnp.PyArray_ITEMSIZE(out)
     cdef bint accumulate = bias is not None
+    cdef bint f64 = typenum == cnp.NPY_FLOAT64
     if M == 0 or N == 0:
         return
     if K == 0 and bias is None:   # an empty sum
         out.fill(0)
         return
     with nogil:
-        if accumulate:   # every row starts as the bias, the product is added to it
-            for r in range(M):
-                memcpy(po + r * row_bytes, pb, row_bytes)
-        if K > 0 and typenum == cnp.NPY_FLOAT64:
-            fr_small_gemm_nt_f64(M, N, K, <const double *>pa, K, <const double *>pw, K, accumulate, <double *>po, N, 0)
-        elif K > 0:
-            fr_small_gemm_nt_f32(M, N, K, <const float *>pa, K, <const float *>pw, K, accumulate, <float *>po, N, 0)
+        if M * N * K > LINEAR_SMALL_MACS:
+            if f64 and accumulate:
+                fr_matmul_bias_f64(0, 1, M, N, K, <const double *>pa, K, <const double *>pw, K, <const double *>pb,
+                                   <double *>po, N)
+            elif f64:
+                fr_matmul_f64(0, 1, M, N, K, <const double *>pa, K, <const double *>pw, K, 0, <double *>po, N)
+            elif accumulate:
+                fr_matmul_bias_f32(0, 1, M, N, K, <const float *>pa, K, <const float *>pw, K, <const float *>pb,
+                                   <float *>po, N)
+            else:
+                fr_matmul_f32(0, 1, M, N, K, <const float *>pa, K, <const float *>pw, K, 0, <float *>po, N)
+        else:
+            if accumulate:   # every row starts as the bias, the product is added to it
+                for r in range(M):
+                    memcpy(po + r * row_bytes, pb, row_bytes)
+            if K > 0 and f64:
+                fr_small_gemm_nt_f64(M, N, K, <const double *>pa, K, <const double *>pw, K, accumulate,
+                                     <double *>po, N, 0)
+            elif K > 0:
+                fr_small_gemm_nt_f32(M, N, K, <const float *>pa, K, <const float *>pw, K, accumulate, <float *>po,
+                                     N, 0)

@@ -1,8 +1,9 @@
-"""The compiled row kernels of the session's small tensors (fastrnn/_rows.pxi, called by
+"""The compiled row kernels of the session's tensors (fastrnn/_rows.pxi, csrc/rows.c, called by
 fastrnn/onnx_session/small.py): softmax, log-softmax, layer normalisation and sigmoid against float64 NumPy
-references, float32 (tolerance 2e-6 relative to max(1, |expected|)) and float64 (1e-12), odd row lengths; their
-argument checks; and the ops around them against onnxruntime on both sides of small.SOFTMAX_SIZE, for inputs the
-kernels refuse (views, other axes, broadcast scales) and float64 models (against NumPy: ORT has no double
+references, float32 (tolerance 2e-6 relative to max(1, |expected|)) and float64 (1e-12), rows shorter and longer
+than the kernels' 64-byte lanes with odd tails; Linear layers on both sides of the small product's limit; their
+argument checks; and the ops around them against onnxruntime at small to large sizes, for inputs the kernels
+refuse (views, other axes, broadcast scales) and float64 models (against NumPy: ORT has no double
 LayerNormalization kernel in every build).
 """
 import numpy as np
@@ -13,7 +14,7 @@ from fastrnn.onnx_session import small
 from test_session_ops import F, check
 
 TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
-SHAPES = [(1, 1), (1, 3), (2, 17), (5, 50), (3, 64)]
+SHAPES = [(1, 1), (1, 3), (2, 17), (5, 50), (3, 64), (7, 33), (2, 1001), (300, 50)]
 
 
 def _close(got, want, dtype):
@@ -44,6 +45,13 @@ def test_softmax_rows_of_masked_and_nan_rows():
     _kernels.softmax_rows(x, out, False)
     _close(out[0], _softmax_reference(x[:1, [0, 2]], False)[0][[0, 0, 1]] * [1, 0, 1], np.float32)
     assert np.isnan(out[1:]).all()   # a row of -inf, and a row with a NaN, are NaN (as onnxruntime's)
+    assert out[0, 1] == 0   # exactly: a masked position weighs nothing (and no subnormal slows later products)
+    scores = np.full((2, 40), -np.inf, np.float32)
+    scores[:, :3] = [50.0, 0.0, -60.0]
+    for as_log in (False, True):
+        _kernels.softmax_rows(scores, weights := np.empty_like(scores), as_log)
+        tiny = np.abs(weights) < np.finfo(np.float32).tiny
+        assert (weights[:, 3:] == (-np.inf if as_log else 0)).all() and not (tiny & (weights != 0)).any()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -62,12 +70,14 @@ def test_layer_norm_rows_against_numpy(dtype, shape, with_bias, rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_against_numpy(dtype, rng):
-    x = np.concatenate([rng.standard_normal(37) * 8, [-1000.0, 1000.0, 0.0, -88.8, 88.8]]).astype(dtype)
+    x = np.concatenate([rng.standard_normal(37) * 8, [-1000.0, 1000.0, 0.0, -88.8, 88.8],
+                        rng.standard_normal(1000) * 30]).astype(dtype)
     out = np.empty_like(x)
     with np.errstate(over="ignore"):
         want = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
     _kernels.sigmoid(x, out)
     _close(out, want, dtype)
+    assert out[37] == 0 and not ((0 < out) & (out < np.finfo(dtype).tiny)).any()   # 0, never a subnormal
 
 
 def test_kernels_refuse_what_they_cannot_read():
@@ -87,24 +97,26 @@ def test_kernels_refuse_what_they_cannot_read():
     with pytest.raises(ValueError, match="C-contiguous"):
         _kernels.sigmoid(x, read_only)
     assert small.softmax(x[:, ::2], 1, False) is None and small.sigmoid(x.astype(np.float16)) is None
-    assert small.softmax(np.ones((small.SOFTMAX_SIZE + 1,), np.float32), 0, False) is None
+    assert small.sigmoid(np.ones((0, 3), np.float32)) is None   # empty: NumPy's path
+    large = np.random.default_rng(5).standard_normal((400, 300)).astype(np.float32)
+    _close(small.softmax(large, 1, True), _softmax_reference(large, True), np.float32)   # no size limit
 
 
-# Through the ops, against onnxruntime: both sides of the limits of small.py, views and other axes.
-SIDES = [(2, 3, 7), (40, 64), (260, 64)]   # 42, 2,560 and 16,640 elements: each limit of small.py between
+# Through the ops, against onnxruntime: small to large tensors, views and other axes.
+SIDES = [(2, 3, 7), (40, 64), (260, 64)]   # 42, 2,560 and 16,640 elements
 
 
 @pytest.mark.parametrize("shape", SIDES, ids=["small", "medium", "large"])
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
 @pytest.mark.parametrize("opset", [11, 17])
 @pytest.mark.parametrize("axis", [-1, 0, 1])
-def test_softmax_ops_on_both_sides_of_the_limit(shape, op, opset, axis, rng):
+def test_softmax_ops_at_every_size(shape, op, opset, axis, rng):
     check(op, {"x": rng.standard_normal(shape).astype(F) * 4}, attrs={"axis": axis}, opset=opset,
           second_oracle=opset >= 13)   # onnx.reference's opset-11 Softmax is wrong (tests/test_session_ops.py)
 
 
 @pytest.mark.parametrize("shape", SIDES, ids=["small", "medium", "large"])
-def test_layer_norm_and_sigmoid_on_both_sides_of_the_limit(shape, rng):
+def test_layer_norm_and_sigmoid_at_every_size(shape, rng):
     x = rng.standard_normal(shape).astype(F) * 3
     n = shape[-1]
     check("LayerNormalization", {"x": x}, {"s": rng.standard_normal(n).astype(F), "b": rng.standard_normal(n).astype(F)})
@@ -136,7 +148,9 @@ def test_ops_on_views_use_numpy_and_agree_with_the_kernels(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("M, N, K", [(1, 1, 1), (1, 5, 32), (3, 7, 13), (17, 50, 48), (40, 3, 100)])
+@pytest.mark.parametrize("M, N, K", [(1, 1, 1), (1, 5, 32), (3, 7, 13), (17, 50, 48), (40, 3, 100),
+                                     (700, 50, 48), (333, 17, 64), (2000, 3, 50)])   # the last three: past
+                                                                                     # LINEAR_SMALL_MACS
 @pytest.mark.parametrize("with_bias", [False, True])
 def test_linear_rows_against_numpy(dtype, M, N, K, with_bias, rng):
     a, w = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((N, K)).astype(dtype)
@@ -164,5 +178,5 @@ def test_linear_rows_of_empty_sums_and_its_checks():
     w = small.weights(np.ones((4, 3), np.float32))
     assert w.shape == (3, 4) and w.flags.c_contiguous
     assert small.linear(x[:, ::2], small.weights(np.ones((2, 3), np.float32)), None) is None   # a view: NumPy
-    assert small.linear(np.ones((small.LINEAR_MACS // 12 + 1, 4), np.float32), w, None) is None   # too large
+    assert small.linear(np.ones((0, 4), np.float32), w, None) is None   # empty: NumPy's path
     assert small.weights(np.ones((4, 3), np.float16)) is None

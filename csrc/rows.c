@@ -1,0 +1,28 @@
+/* Instantiates rows.inc (the session's row-wise kernels, rows.h) for float and double. */
+#include <math.h>
+
+#include "activations.h"
+#include "fastrnn.h"   /* FR_SIMD */
+#include "rows.h"
+
+/* e^x and the sigmoid, 0 where the result falls below float's normal range (activations.h's exp clamps there
+ * instead, for the cells): a masked score (-inf) must weigh exactly 0 after a softmax, and a subnormal value
+ * slows every later product with it (an attention model's weighted sum ran 7x slower on them). */
+static inline float exp_flushed_f32(float x) { return fr_select_f32(x < -87.0f, 0.0f, fr_exp_f32(x)); }
+static inline float sigmoid_flushed_f32(float x) { return fr_select_f32(x < -87.0f, 0.0f, fr_sigmoid_f32(x)); }
+
+#define REAL float
+#define FR_FN(name) name##_f32
+#define EXP exp_flushed_f32
+#define SIGMOID sigmoid_flushed_f32
+#include "rows.inc"
+#undef REAL
+#undef FR_FN
+#undef EXP
+#undef SIGMOID
+
+#define REAL double
+#define FR_FN(name) name##_f64
+#define EXP exp
+#define SIGMOID fr_sigmoid_f64
+#include "rows.inc"

@@ -70,7 +70,7 @@
  * and GRU B4 H256 (1.6 MFLOP) 2.31-2.52 -> 2.48-2.62. */
 #define FR_SMALL_STEP_FLOPS 1.2e6
 #define FR_ROW_SPLIT_SMALL_MIN_ROWS 3
-/* Large products (input projection, weight gradients) are split from 1 MFLOP. */
+/* A call is worth splitting (rows, directions) from 1 MFLOP; so is the BLAS reference product (parallel_gemm.inc). */
 #define FR_MIN_GEMM_FLOPS 1.0e6
 /* Inference projects the inputs of at most this many bytes of gates at once (a chunk of steps that stays in L3
  * while the steps consume it), and of at least FR_CHUNK_MIN_ROWS rows (T B) when T has them: a product of fewer

@@ -1,8 +1,8 @@
 """One compiled call instead of several NumPy ones for the session's float tensors (fastrnn/_rows.pxi):
 softmax, log-softmax and layer normalisation over trailing axes, and the sigmoid.
 
-Each helper returns None when its kernel does not apply (another dtype, a non-contiguous or empty array), and the
-op then runs its NumPy code. The ops call these first:
+Each helper returns None when its kernel does not apply (another dtype or byte order, an empty array), and the op
+then runs its NumPy code; arrays that are not C-contiguous are copied first. The ops call these first:
 
     rows(x, k)  x viewed as (rows, n), n the product of x.shape[k:]; None when not applicable
     softmax(x, k, as_log), layer_norm(x, k, scale, bias, epsilon), sigmoid(x)   -> a new array, or None
@@ -17,22 +17,23 @@ import numpy as np
 
 from fastrnn import _kernels
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _applies(x):
-    return x.__class__ is np.ndarray and x.dtype in _FLOATS and x.size > 0 and x.flags.c_contiguous \
-        and x.dtype.isnative
+    return x.__class__ is np.ndarray and x.dtype in FLOATS and x.size > 0 and x.dtype.isnative
 
 
 def rows(x, k):
-    """x (..., n...) as a (rows, n) view over the axes from k on, or None when the kernels do not apply."""
+    """x (..., n...) as (rows, n) over the axes from k on (a copy when x is not C-contiguous: a recurrent
+    node's output in batch-first order is a transposed view, and one copy costs less than NumPy's strided
+    passes), or None when the kernels do not apply."""
     if not _applies(x):
         return None
     n = 1
     for dim in x.shape[k:]:
         n *= dim
-    return x.reshape(-1, n)
+    return np.ascontiguousarray(x).reshape(-1, n)
 
 
 def softmax(x, k, as_log):
@@ -68,25 +69,25 @@ def sigmoid(x):
     if not _applies(x):
         return None
     out = np.empty(x.shape, x.dtype)
-    _kernels.sigmoid(x, out)
+    _kernels.sigmoid(np.ascontiguousarray(x), out)
     return out
 
 
 def weights(b, transposed=False):
     """The (N, K) C-contiguous array linear() reads, of a stored operand b (K, N) (transposed: b (N, K), as
     torch's Linear stores it); None when no call could take the kernel (another dtype or rank, or empty)."""
-    if b is None or b.ndim != 2 or b.dtype not in _FLOATS or not b.size:
+    if b is None or b.ndim != 2 or b.dtype not in FLOATS or not b.size:
         return None
     return np.ascontiguousarray(b if transposed else b.T)
 
 
 def linear(a, w, bias):
     """a (..., K) w (N, K)^T (+ bias (N,) of w's dtype, or None) -> (..., N), or None when the kernel does not
-    apply (a not a C-contiguous array of w's dtype, or empty)."""
+    apply (a not an array of w's dtype, or empty; a copy of a when it is not C-contiguous, as in rows())."""
     K = w.shape[1]
     if a.__class__ is not np.ndarray or a.dtype != w.dtype or not a.ndim or a.shape[-1] != K or not K or \
-            not a.size or not a.flags.c_contiguous or not a.dtype.isnative:
+            not a.size or not a.dtype.isnative:
         return None
     out = np.empty(a.shape[:-1] + (w.shape[0],), a.dtype)
-    _kernels.linear_rows(a.reshape(-1, K), w, bias, out.reshape(-1, w.shape[0]))
+    _kernels.linear_rows(np.ascontiguousarray(a).reshape(-1, K), w, bias, out.reshape(-1, w.shape[0]))
     return out

@@ -14,15 +14,18 @@ static inline float sigmoid_flushed_f32(float x) { return fr_select_f32(x < -87.
 #define REAL float
 #define FR_FN(name) name##_f32
 #define EXP exp_flushed_f32
+#define LOG logf
 #define SIGMOID sigmoid_flushed_f32
 #include "rows.inc"
 #undef REAL
 #undef FR_FN
 #undef EXP
+#undef LOG
 #undef SIGMOID
 
 #define REAL double
 #define FR_FN(name) name##_f64
 #define EXP exp
+#define LOG log
 #define SIGMOID fr_sigmoid_f64
 #include "rows.inc"

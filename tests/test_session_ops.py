@@ -273,7 +273,7 @@ def test_reductions(op, opset, keepdims, rng):
 
 @pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean"])
 @pytest.mark.parametrize("axis", [0, 1, -1])
-@pytest.mark.parametrize("shape", [(3, 4, 5), (32, 50, 32), (7, 300, 1), (40, 2, 3)])
+@pytest.mark.parametrize("shape", [(3, 4, 5), (32, 50, 32), (7, 900, 1), (400, 5, 3)])   # both sides of _SUM_MIN_SIZE
 @pytest.mark.parametrize("dtype", [F, np.float64])
 def test_sums_over_one_axis(op, axis, shape, dtype, rng):
     """One axis of a float array: a product with a row of ones (ops_nn._weighted_sum), both keepdims."""
@@ -283,10 +283,12 @@ def test_sums_over_one_axis(op, axis, shape, dtype, rng):
     check(op, {"x": _rand(rng, shape, I64)}, {"axes": np.array([axis], I64)}, opset=18)   # integers: NumPy's
 
 
-def test_a_sum_over_an_axis_out_of_range_is_an_error(rng):
-    data = one_node_model("ReduceSum", {"x": _rand(rng, SHAPE)}, {"axes": np.array([3], I64)}, {}, 18, 1, None)
+@pytest.mark.parametrize("shape", [SHAPE, (20, 20, 20)])   # both sides of _SUM_MIN_SIZE
+def test_a_sum_over_an_axis_out_of_range_is_an_error(shape, rng):
+    x = _rand(rng, shape)
+    data = one_node_model("ReduceSum", {"x": x}, {"axes": np.array([3], I64)}, {}, 18, 1, None)
     with pytest.raises(Exception, match="axis 3"):
-        fastrnn.InferenceSession(data).run(None, {"x": _rand(rng, SHAPE)})
+        fastrnn.InferenceSession(data).run(None, {"x": x})
 
 
 @pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])

@@ -32,8 +32,10 @@
 #define FR_FUSED_MAX_ROWS 8
 /* The 64-byte fused step (fused_step_widths.inc, where AVX-512 runs at full width) from this many rows per pass:
  * measured on 2 Intel Xeon cores (T60, GFLOP/s, 32-byte -> 64-byte step), LSTM B2 H512 66 -> 81, B4 H512
- * 74 -> 134, GRU B8 H512 123 -> 172; but one row streams W_hh from L2 for little work per byte, and there the
- * narrow step led (LSTM B1 H512 53 -> 42, GRU B1 H512 77 -> 59). */
+ * 74 -> 134, GRU B8 H512 123 -> 172. One row takes it only where each thread's part of W_hh fits its L2: one row
+ * from L3 is little work per byte, and there the narrow step led (one thread, LSTM H384 23-24 -> 21); from L2 its
+ * 4 accumulator chains beat the narrow step's latency-bound 2 (one thread: LSTM H48 24-29 -> 32-37, H128 33-35 ->
+ * 38-42, GRU H64 24-28 -> 34-36; two threads: LSTM H256 34-36 -> 46-55, GRU H256 52-53 -> 73-76). */
 #define FR_FUSED_WIDE_MIN_ROWS 2
 /* A per-step product is split across threads from about 1.5 us of work (LSTM H = 128 at batch 1): each thread
  * then keeps its slice of W_hh in its own L2 (the pool gives it the same part every step). Measured on 2 idle
@@ -157,11 +159,15 @@ static size_t l2_bytes(void)
 }
 
 /* Whether one step's recurrent weights fit in FR_L2_SHARE of one core's L2. */
+/* Bytes of one step's recurrent weights (W_hh, and W_hr with a projection). */
+static double step_weight_bytes(const fr_cell *cell, int elem)
+{
+    return ((double)cell->G * (double)cell->P + (cell->w_hr != NULL ? (double)cell->P * (double)cell->H : 0)) * elem;
+}
+
 static int weights_fit_l2(const fr_cell *cell, int elem)
 {
-    const double bytes = ((double)cell->G * (double)cell->P +
-                          (cell->w_hr != NULL ? (double)cell->P * (double)cell->H : 0)) * elem;
-    return bytes <= FR_L2_SHARE * (double)l2_bytes();
+    return step_weight_bytes(cell, elem) <= FR_L2_SHARE * (double)l2_bytes();
 }
 
 /* Splits the batch into slices that run the steps on their own threads (plan->row_parts, then one thread per
@@ -205,7 +211,10 @@ fr_plan fr_plan_forward(const fr_cell *cell, ptrdiff_t T, ptrdiff_t B, int train
                            fr_plan_wake_pays(flops * (double)T);
     const int fused = plan.product == FR_PRODUCT_PACKED && (rows <= FR_FUSED_MAX_ROWS || unit_split) &&
                       cell->mode != FR_GRU_RB;
-    plan.fused = !fused ? 0 : fr_step_wide() && rows >= FR_FUSED_WIDE_MIN_ROWS ? FR_FUSED_WIDE : FR_FUSED_NARROW;
+    const int threads = unit_split ? fr_max_threads() : 1;
+    const int wide = fr_step_wide() && (rows >= FR_FUSED_WIDE_MIN_ROWS ||
+                                        step_weight_bytes(cell, elem) / threads <= (double)l2_bytes());
+    plan.fused = !fused ? 0 : wide ? FR_FUSED_WIDE : FR_FUSED_NARROW;
     if (plan.fused && unit_split) plan.threads = fr_max_threads();
     plan.chunk = chunk_steps(cell, T, B, training, elem, FR_CHUNK_BYTES);
     return plan;

@@ -217,3 +217,14 @@ def test_plan_splits_units_when_the_weights_outgrow_a_core_l2(two_threads):
     assert _kernels.plan(projected, T, 64)["row_parts"] == 2
     bi = fastrnn.LSTM(I, 512, bidirectional=True, seed=0)._cells[0]
     assert _kernels.directions_at_once(bi, T, 15) and not _kernels.directions_at_once(bi, T, 16)
+
+
+def test_one_row_takes_the_64_byte_step_where_each_threads_w_hh_fits_its_l2(two_threads):
+    """At one row the 64-byte fused step (where this CPU runs it at all, as it does from 2 rows) serves weights
+    that fit a core's L2, and the 32-byte one weights streamed from L3 (LSTM H 2048: 64 MiB)."""
+    small = fastrnn.LSTM(I, 32, seed=0)._cells[0]
+    huge = fastrnn.LSTM(I, 2048, seed=0)._cells[0]
+    for threads in (2, 1):
+        fastrnn.set_num_threads(threads)
+        assert _kernels.plan(small, T, 1)["wide"] == _kernels.plan(small, T, 4)["wide"]
+        assert _kernels.plan(huge, T, 1)["product"] == "fused" and not _kernels.plan(huge, T, 1)["wide"]

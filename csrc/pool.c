@@ -31,6 +31,7 @@ static struct {
     atomic_uint claimed[FR_MAX_THREADS];   /* the generation that last claimed each part */
     atomic_int done;                 /* parts finished of the current task */
     atomic_int sleepers;             /* workers blocked on `wake` */
+    atomic_uint nudges;              /* bumped (under `lock`) by fr_pool_nudge: sleepers go back to spinning */
     atomic_int low_latency;          /* 1: idle workers spin until it is 0 again (fr_set_low_latency) */
     atomic_int workers;              /* workers running in this process (a forked child starts with none) */
     atomic_int max_threads;          /* 0: not known yet (then the number of online CPUs) */
@@ -84,24 +85,31 @@ static void run_parts(unsigned gen, int first)
     }
 }
 
+/* Spins for FR_SPIN_NS, then sleeps until a task or a nudge (which starts another spell of spinning). `nudges` is
+ * read and bumped under `lock`, so a nudge between the read and the wait is not lost. */
 static unsigned wait_for_task(unsigned seen)
 {
-    const long long deadline = now_ns() + FR_SPIN_NS;
-    for (int spins = 0;; spins++) {
-        const unsigned gen = generation();
+    for (;;) {
+        const long long deadline = now_ns() + FR_SPIN_NS;
+        for (int spins = 0;; spins++) {
+            const unsigned gen = generation();
+            if (gen != seen) return gen;
+            if ((spins & 63) == 63 && now_ns() > deadline &&
+                !atomic_load_explicit(&pool.low_latency, memory_order_relaxed))
+                break;
+            FR_SPIN_HINT();
+        }
+        pthread_mutex_lock(&pool.lock);
+        atomic_fetch_add_explicit(&pool.sleepers, 1, memory_order_seq_cst);
+        const unsigned nudge = atomic_load_explicit(&pool.nudges, memory_order_relaxed);
+        unsigned gen;
+        while ((gen = atomic_load_explicit(&pool.generation, memory_order_seq_cst)) == seen &&
+               atomic_load_explicit(&pool.nudges, memory_order_relaxed) == nudge)
+            pthread_cond_wait(&pool.wake, &pool.lock);
+        atomic_fetch_sub_explicit(&pool.sleepers, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&pool.lock);
         if (gen != seen) return gen;
-        if ((spins & 63) == 63 && now_ns() > deadline && !atomic_load_explicit(&pool.low_latency, memory_order_relaxed))
-            break;
-        FR_SPIN_HINT();
     }
-    pthread_mutex_lock(&pool.lock);
-    atomic_fetch_add_explicit(&pool.sleepers, 1, memory_order_seq_cst);
-    unsigned gen;
-    while ((gen = atomic_load_explicit(&pool.generation, memory_order_seq_cst)) == seen)
-        pthread_cond_wait(&pool.wake, &pool.lock);
-    atomic_fetch_sub_explicit(&pool.sleepers, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&pool.lock);
-    return gen;
 }
 
 static void *worker_main(void *arg)
@@ -143,6 +151,20 @@ void fr_set_low_latency(int on)
 int fr_low_latency(void)
 {
     return atomic_load(&pool.low_latency);
+}
+
+void fr_pool_nudge(void)
+{
+    if (atomic_load_explicit(&pool.sleepers, memory_order_relaxed) == 0) return;   /* none asleep: no system call */
+    pthread_mutex_lock(&pool.lock);
+    atomic_fetch_add_explicit(&pool.nudges, 1, memory_order_relaxed);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+}
+
+unsigned fr_pool_tasks(void)
+{
+    return atomic_load_explicit(&pool.generation, memory_order_relaxed);
 }
 
 /* No system call: asked on every step of a paced caller. */

@@ -136,6 +136,8 @@ cdef extern from "fastrnn.h" nogil:
     void fr_set_low_latency(int on)
     int fr_low_latency()
     int fr_pool_asleep()
+    void fr_pool_nudge()
+    unsigned fr_pool_tasks()
     int fr_max_threads()
 
 cdef extern from "cblas.h" nogil:

@@ -333,6 +333,16 @@ def pool_asleep():
     return bool(fr_pool_asleep())
 
 
+def pool_nudge():
+    """Sleeping workers spin again for a while without a task (a call expected soon finds them awake)."""
+    fr_pool_nudge()
+
+
+def pool_tasks():
+    """Tasks handed to the pool so far (an unsigned counter that wraps)."""
+    return fr_pool_tasks()
+
+
 def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
     """C (+)= A W^T by fr_small_gemm_nt (csrc/small_gemm.inc), W read in torch's layout; for tests and bench.
 

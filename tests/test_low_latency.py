@@ -62,3 +62,41 @@ def test_paced_steps_are_exact(low_latency_off_after, dtype):
 def test_the_switch_is_a_bool(bad):
     with pytest.raises(TypeError, match="enabled must be a bool"):
         fastrnn.set_low_latency(bad)
+
+
+def test_a_nudge_wakes_sleeping_workers_for_one_spell_of_spinning(low_latency_off_after):
+    """csrc/pool.c's fr_pool_nudge (a session nudges before a run when its last run used the pool)."""
+    before = _kernels.pool_tasks()
+    wide_call()
+    assert _kernels.pool_tasks() != before   # the call handed tasks to the pool
+    wait_until_asleep()
+    _kernels.pool_nudge()
+    deadline = time.monotonic() + SLEEP_DEADLINE_S
+    while _kernels.pool_asleep():   # woken without a task; polled without sleeping: they spin only 50 us
+        assert time.monotonic() < deadline, "a nudge left the workers asleep"
+    wait_until_asleep()   # then back to sleep after their spin, with no task given
+    _kernels.pool_nudge()   # and again: every nudge counts, none is lost while they fall asleep
+    wide_call()
+    wait_until_asleep()
+
+
+def test_a_session_nudges_the_pool_only_after_runs_that_used_it():
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    H, I = 64, 8
+    w = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 0.3, name)
+         for name, shape in (("W", (1, 4 * H, I)), ("R", (1, 4 * H, H)))]
+    graph = helper.make_graph([helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=H)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None, I])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], w)
+    session = fastrnn.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+                                       .SerializeToString())
+    one = rng.standard_normal((1, 1, I)).astype(np.float32)
+    batch = rng.standard_normal((50, 32, I)).astype(np.float32)
+    session.run(None, {"x": one})
+    assert not session._used_pool   # one step of one row: no task for the pool, so no nudge next time
+    want = session.run(None, {"x": batch})[0]
+    assert session._used_pool
+    got = session.run(None, {"x": batch})[0]   # nudged first; the same result
+    np.testing.assert_array_equal(got, want)

@@ -202,9 +202,11 @@ int fr_low_latency(void);
 /* Wakes sleeping workers without a task: they spin again for their usual while, so that a call expected soon
  * (a session whose last run used the pool, about to run its first ops on the caller's thread) finds them awake.
  * No system call when none sleeps. fr_pool_tasks: tasks handed to the pool so far (wraps; a caller compares it
- * before and after its own work to learn whether that used the pool). */
+ * before and after its own work to learn whether that used the pool); fr_pool_wakeups: times a worker left its
+ * sleep, for a task or a nudge (wraps). */
 void fr_pool_nudge(void);
 unsigned fr_pool_tasks(void);
+unsigned fr_pool_wakeups(void);
 /* One round of a spin-wait (the CPU's pause hint); every 1024th round yields the core to the scheduler. */
 void fr_spin_pause(int round);
 void fr_set_max_threads(int n);

@@ -32,6 +32,7 @@ static struct {
     atomic_int done;                 /* parts finished of the current task */
     atomic_int sleepers;             /* workers blocked on `wake` */
     atomic_uint nudges;              /* bumped (under `lock`) by fr_pool_nudge: sleepers go back to spinning */
+    atomic_uint wakeups;             /* times a worker left its sleep (for a task or a nudge) */
     atomic_int low_latency;          /* 1: idle workers spin until it is 0 again (fr_set_low_latency) */
     atomic_int workers;              /* workers running in this process (a forked child starts with none) */
     atomic_int max_threads;          /* 0: not known yet (then the number of online CPUs) */
@@ -107,6 +108,7 @@ static unsigned wait_for_task(unsigned seen)
                atomic_load_explicit(&pool.nudges, memory_order_relaxed) == nudge)
             pthread_cond_wait(&pool.wake, &pool.lock);
         atomic_fetch_sub_explicit(&pool.sleepers, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pool.wakeups, 1, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
         if (gen != seen) return gen;
     }
@@ -165,6 +167,11 @@ void fr_pool_nudge(void)
 unsigned fr_pool_tasks(void)
 {
     return atomic_load_explicit(&pool.generation, memory_order_relaxed);
+}
+
+unsigned fr_pool_wakeups(void)
+{
+    return atomic_load_explicit(&pool.wakeups, memory_order_relaxed);
 }
 
 /* No system call: asked on every step of a paced caller. */

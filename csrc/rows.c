@@ -2,8 +2,17 @@
 #include <math.h>
 
 #include "activations.h"
-#include "fastrnn.h"   /* FR_SIMD */
+#include "fastrnn.h"   /* FR_SIMD, the pool, fr_plan_wake_pays */
 #include "rows.h"
+
+enum { FR_ROWS_SOFTMAX, FR_ROWS_LOG_SOFTMAX, FR_ROWS_LAYER_NORM, FR_ROWS_SIGMOID };
+/* Values from which a call splits its rows across the pool: about 30 us of one core's work (log-softmax 1600 x 50
+ * took 90 us alone); below, the hand-off and a worker reading the rows from the caller's core cost more. */
+#define FR_ROWS_MIN_PARALLEL 32768
+/* The product FLOPs one core does in the time of one value here, for the pool's rule on waking sleeping workers
+ * (fr_plan_wake_pays): about 1.1 ns a value (log-softmax 1600 x 50 took 90 us on one Intel Xeon core) at about
+ * 100 GFLOP/s. */
+#define FR_ROWS_FLOPS_PER_VALUE 110
 
 /* e^x and the sigmoid, 0 where the result falls below float's normal range (activations.h's exp clamps there
  * instead, for the cells): a masked score (-inf) must weigh exactly 0 after a softmax, and a subnormal value

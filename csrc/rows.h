@@ -1,6 +1,7 @@
 /* Row-wise and element-wise kernels of fastrnn.InferenceSession's float tensors (rows.c; bound in
  * fastrnn/_rows.pxi, chosen by fastrnn/onnx_session/small.py): softmax and log-softmax over rows, layer
- * normalisation over rows, and the logistic sigmoid. x and out [rows, n] dense, n >= 1, not overlapping. */
+ * normalisation over rows, and the logistic sigmoid. x and out [rows, n] dense, n >= 1, not overlapping. Large
+ * calls split their rows across fastrnn's pool (rows.c: FR_ROWS_MIN_PARALLEL). */
 #ifndef FASTRNN_ROWS_H
 #define FASTRNN_ROWS_H
 

@@ -138,6 +138,7 @@ cdef extern from "fastrnn.h" nogil:
     int fr_pool_asleep()
     void fr_pool_nudge()
     unsigned fr_pool_tasks()
+    unsigned fr_pool_wakeups()
     int fr_max_threads()
 
 cdef extern from "cblas.h" nogil:

@@ -343,6 +343,11 @@ def pool_tasks():
     return fr_pool_tasks()
 
 
+def pool_wakeups():
+    """Times a worker left its sleep, for a task or a nudge (an unsigned counter that wraps)."""
+    return fr_pool_wakeups()
+
+
 def _small_gemm_nt(A, W, C, bint accumulate, int nthreads):
     """C (+)= A W^T by fr_small_gemm_nt (csrc/small_gemm.inc), W read in torch's layout; for tests and bench.
 

@@ -70,17 +70,20 @@ def test_a_nudge_wakes_sleeping_workers_for_one_spell_of_spinning(low_latency_of
     wide_call()
     assert _kernels.pool_tasks() != before   # the call handed tasks to the pool
     wait_until_asleep()
+    tasks, wakeups = _kernels.pool_tasks(), _kernels.pool_wakeups()
     _kernels.pool_nudge()
     deadline = time.monotonic() + SLEEP_DEADLINE_S
-    while _kernels.pool_asleep():   # woken without a task; polled without sleeping: they spin only 50 us
+    while _kernels.pool_wakeups() == wakeups:   # woken (how soon is the scheduler's) ...
         assert time.monotonic() < deadline, "a nudge left the workers asleep"
-    wait_until_asleep()   # then back to sleep after their spin, with no task given
+        time.sleep(0.001)
+    assert _kernels.pool_tasks() == tasks   # ... without a task
+    wait_until_asleep()   # then back to sleep after their spin
     _kernels.pool_nudge()   # and again: every nudge counts, none is lost while they fall asleep
     wide_call()
     wait_until_asleep()
 
 
-def test_a_session_nudges_the_pool_only_after_runs_that_used_it():
+def test_a_session_nudges_the_pool_only_after_runs_that_used_it(two_threads):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(0)

@@ -158,13 +158,13 @@ static size_t l2_bytes(void)
     return bytes;
 }
 
-/* Whether one step's recurrent weights fit in FR_L2_SHARE of one core's L2. */
 /* Bytes of one step's recurrent weights (W_hh, and W_hr with a projection). */
 static double step_weight_bytes(const fr_cell *cell, int elem)
 {
     return ((double)cell->G * (double)cell->P + (cell->w_hr != NULL ? (double)cell->P * (double)cell->H : 0)) * elem;
 }
 
+/* Whether one step's recurrent weights fit in FR_L2_SHARE of one core's L2. */
 static int weights_fit_l2(const fr_cell *cell, int elem)
 {
     return step_weight_bytes(cell, elem) <= FR_L2_SHARE * (double)l2_bytes();

@@ -1,6 +1,7 @@
 # Row-wise and element-wise kernels of fastrnn.InferenceSession's float tensors (fastrnn/onnx_session/small.py):
 # softmax, log-softmax and layer normalisation over the last axis, and the logistic sigmoid (csrc/rows.c, one
-# vectorised C loop each); and Linear layers (a w^T + bias) through csrc/small_gemm.inc.
+# vectorised C loop each); and Linear layers (a w^T + bias): csrc/small_gemm.inc, or the large product (gemm.h)
+# past LINEAR_SMALL_MACS.
 # NumPy spends 0.7-1 us per ufunc call on dispatch; these ops take 4 to 12 such calls (7-13 us at B=1 rows of
 # 32-50), one call here. Included by _kernels.pyx (its cimports).
 cdef extern from "gemm.h" nogil:

@@ -108,8 +108,8 @@ class InferenceSession:
                                                    static=plan.static)
         # Whether the last run handed work to fastrnn's pool: the next run then nudges its sleeping workers first
         # (csrc/pool.c: they sleep 50 us after a task, and a session's ops on the caller's thread between two runs'
-        # products take longer; waking them inside the first product cost 40-60 us of an attention model's 430
-        # at B32 T50).
+        # products take longer; an attention model at B32 T50 ran 45-60 us of its 400-450 faster with workers that
+        # never sleep, and the nudge recovers part of that).
         self._used_pool = False
 
     def get_inputs(self) -> List[NodeArg]:

@@ -9,9 +9,10 @@ then runs its NumPy code; arrays that are not C-contiguous are copied first. The
     linear(a, w, bias)   a (..., K) w (N, K)^T + bias (N,) -> (..., N), or None; weights(b) its w of a stored b
 
 The compiled loops are vectorised (csrc/rows.c) and beat NumPy's chains of calls at every size measured (float32,
-2 Intel Xeon cores, rows x n -> us, compiled vs NumPy): log-softmax 1 x 50 0.2 vs 3.6, 1600 x 50 110 vs 193,
-50 x 2048 59 vs 140; layer norm 1600 x 32 44 vs 149; sigmoid 1600 x 32 14 vs 41. linear() takes the large
-product past LINEAR_SMALL_MACS multiply-adds (fastrnn/_rows.pxi; 1600 x 50 x 48: 42 us vs NumPy's 86).
+2 Intel Xeon cores, rows x n -> us, compiled vs NumPy): log-softmax 1 x 50 0.2 vs 3.6, 1600 x 50 90 on one core
+(48 split across two) vs 193, 50 x 2048 59 vs 140; layer norm 1600 x 32 44 vs 149; sigmoid 1600 x 32 14 vs 41.
+linear() takes the large product past LINEAR_SMALL_MACS multiply-adds (fastrnn/_rows.pxi; 1600 x 50 x 48: 42 us
+vs NumPy's 86).
 """
 import numpy as np
 

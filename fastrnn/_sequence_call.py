@@ -19,6 +19,21 @@ from ._training import take_rows
 State = TypeVar("State")
 
 
+def run_directions(cells: list, x: NDArray[Any], h: NDArray[Any], c: Optional[NDArray[Any]],
+                   batch_sizes: NDArray[Any], out: NDArray[Any], tapes: Optional[list] = None) -> None:
+    """One layer's D = len(cells) directions over x (T, B, I) into out (T, B, D P): both at once, one thread
+    each, where the plan says so (csrc/plan.c), else one after the other; updates h and c (D, B, .) in place.
+    tapes: the directions' training tapes, or None."""
+    T, B = x.shape[:2]
+    P = out.shape[2] // len(cells)
+    if len(cells) == 2 and _kernels.directions_at_once(cells[0], T, B):
+        _kernels.forward_pair(cells, x, h, c, batch_sizes, out, tapes)
+        return
+    for d, cell in enumerate(cells):
+        _kernels.forward_direction(cell, x, h[d], None if c is None else c[d], batch_sizes, d == 1, out, d * P,
+                                   None if tapes is None else tapes[d])
+
+
 class SequenceCall(Generic[State]):
     """The sequence call of RNN, LSTM and GRU (see _RecurrentLayer), and the state handling step() shares."""
 
@@ -78,14 +93,8 @@ class SequenceCall(Generic[State]):
                                                 self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             k = layer * D
-            if D == 2 and _kernels.directions_at_once(cells[k], T, B):
-                _kernels.forward_pair(cells[k:k + 2], layer_input, h[k:k + 2], None if c is None else c[k:k + 2],
-                                      batch_sizes, out, None if tape is None else tape.cells[k:k + 2])
-            else:
-                for d in range(D):
-                    _kernels.forward_direction(cells[k + d], layer_input, h[k + d], None if c is None else c[k + d],
-                                               batch_sizes, d == 1, out, d * P,
-                                               None if tape is None else tape.cells[k + d])
+            run_directions(cells[k:k + D], layer_input, h[k:k + D], None if c is None else c[k:k + D], batch_sizes,
+                           out, None if tape is None else tape.cells[k:k + D])
             layer_input = out
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)

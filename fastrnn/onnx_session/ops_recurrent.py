@@ -14,8 +14,8 @@ import warnings
 
 import numpy as np
 
-from fastrnn import _kernels
 from fastrnn import _validation as v
+from fastrnn._sequence_call import run_directions
 from fastrnn.io.errors import FormatError
 
 STATE_INPUTS = (5, 6)   # input positions of initial_h and initial_c in an ONNX recurrent node
@@ -133,13 +133,7 @@ class RecurrentStep:
             batch_sizes.flags.writeable = False
             self._batch_sizes = ((T, B), batch_sizes)
         out = np.empty((T, B, D * H), dtype)
-        cells = self._cells
-        if D == 2 and _kernels.directions_at_once(cells[0], T, B):
-            _kernels.forward_pair(cells, x, h, c, batch_sizes, out)
-        else:
-            for d in range(D):
-                _kernels.forward_direction(cells[d], x, h[d], None if c is None else c[d], batch_sizes, d == 1,
-                                           out, d * H)
+        run_directions(self._cells, x, h, c, batch_sizes, out)
         return out
 
     def _public_call(self, x, h0, c0, lengths):

@@ -163,14 +163,18 @@ def _shift(x, axis):
     return np.maximum.reduce(x, axis=axis, keepdims=True)
 
 
-def _last_only(node, x):
-    """The row kernels' first axis for softmax over `axis` (opset >= 13): the last axis, else None (no kernel)."""
+def _rows_from(node, x):
+    """The first axis of the row kernels' rows (small.softmax): before opset 13 the dims from `axis` on,
+    flattened; from 13 softmax runs over `axis` alone, which the kernels take only when it is the last (else
+    None: no kernel)."""
+    if node.opset < 13:
+        return _softmax_axis(node, x)
     return x.ndim - 1 if x.ndim and node.attrs.get("axis", -1) % x.ndim == x.ndim - 1 else None
 
 
 def _softmax(node):
     def run(x):
-        out = small.softmax(x, _softmax_axis(node, x) if node.opset < 13 else _last_only(node, x), False)
+        out = small.softmax(x, _rows_from(node, x), False)
         if out is not None:
             return out
         if node.opset < 13:   # older opsets: softmax over the dims from `axis` on, flattened
@@ -198,7 +202,7 @@ _NO_CONTEXT = contextlib.nullcontext()
 
 def _log_softmax(node):
     def run(x):
-        out = small.softmax(x, _softmax_axis(node, x) if node.opset < 13 else _last_only(node, x), True)
+        out = small.softmax(x, _rows_from(node, x), True)
         if out is not None:
             return out
         axis = -1 if node.opset < 13 else node.attrs.get("axis", -1)

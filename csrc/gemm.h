@@ -64,9 +64,11 @@ void *fr_gemm_scratch(int slot, size_t bytes);
     void fr_matmul_bias_##SFX(int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A,   \
                               ptrdiff_t lda, const REAL *B, ptrdiff_t ldb, const REAL *bias, REAL *C,            \
                               ptrdiff_t ldc);                                                                    \
+    /* Either product, with the engine and the thread count forced (tests, benchmarks); bias NULL or as in    \
+       fr_matmul_bias (beta then unused). */                                                                     \
     void fr_matmul_engine_##SFX(int engine, int threads, int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N,    \
                                 ptrdiff_t K, const REAL *A, ptrdiff_t lda, const REAL *B, ptrdiff_t ldb,         \
-                                REAL beta, REAL *C, ptrdiff_t ldc);                                              \
+                                REAL beta, const REAL *bias, REAL *C, ptrdiff_t ldc);                            \
     /* One thread, the packed kernel of one ISA (the caller checks fr_isa_supported): same semantics. Returns \
        0, or -1 when scratch memory could not be had (C is then unchanged). */                                  \
     int fr_gemm_serial_##SFX(int isa, int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,          \

@@ -13,10 +13,10 @@ cdef extern from "gemm.h" nogil:
     void fr_cpu_identify(char *brand, int *family, int *model)
     void fr_matmul_engine_f32(int engine, int threads, int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N,
                               Py_ssize_t K, const float *A, Py_ssize_t lda, const float *B, Py_ssize_t ldb,
-                              float beta, float *C, Py_ssize_t ldc)
+                              float beta, const float *bias, float *C, Py_ssize_t ldc)
     void fr_matmul_engine_f64(int engine, int threads, int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N,
                               Py_ssize_t K, const double *A, Py_ssize_t lda, const double *B, Py_ssize_t ldb,
-                              double beta, double *C, Py_ssize_t ldc)
+                              double beta, const double *bias, double *C, Py_ssize_t ldc)
 
 GEMM_ENGINES = {"auto": FR_ENGINE_AUTO, "own": FR_ENGINE_OWN, "blas": FR_ENGINE_BLAS}
 
@@ -93,8 +93,9 @@ cdef Py_ssize_t leading(a):
     return max(a.strides[0] // a.itemsize, a.shape[1], 1) if a.shape[0] > 1 else max(a.shape[1], 1)
 
 
-def matmul(A, B, C, bint trans_a=False, bint trans_b=False, beta=0.0, engine="auto", int threads=0):
+def matmul(A, B, C, bint trans_a=False, bint trans_b=False, beta=0.0, engine="auto", int threads=0, bias=None):
     """C = op(A) op(B) + beta C in place through fr_matmul_engine (csrc/gemm.h); beta == 0 does not read C.
+    With bias [N] (C's dtype, contiguous): C = op(A) op(B) + bias on every row, beta unused (fr_matmul_bias).
 
     A [M, K] (or [K, M] with trans_a), B [K, N] (or [N, K] with trans_b), C [M, N]: 2-D, one dtype (float32
     or float64), rows contiguous, any row stride (views of larger arrays work). engine: "auto" (the choice the
@@ -117,21 +118,27 @@ def matmul(A, B, C, bint trans_a=False, bint trans_b=False, beta=0.0, engine="au
     check_operand(A, "A", C.dtype, (K, M) if trans_a else (M, K))
     check_operand(B, "B", C.dtype, (N, K) if trans_b else (K, N))
     check_operand(C, "C", C.dtype, (M, N))
+    if bias is not None:
+        if not isinstance(bias, np.ndarray) or bias.dtype != C.dtype or bias.shape != (N,) \
+                or not bias.flags.c_contiguous:
+            raise ValueError(f"bias must be a contiguous {C.dtype} array of shape ({N},); got "
+                             f"{getattr(bias, 'dtype', type(bias).__name__)} {getattr(bias, 'shape', '')}")
     if not C.flags.writeable:
         raise ValueError("C must be writeable")
-    if np.may_share_memory(C, A) or np.may_share_memory(C, B):
-        raise ValueError("C must not overlap A or B")
+    if np.may_share_memory(C, A) or np.may_share_memory(C, B) or np.may_share_memory(C, bias):
+        raise ValueError("C must not overlap A, B or bias")
     cdef int code = GEMM_ENGINES[engine]
     cdef Py_ssize_t lda = leading(A), ldb = leading(B), ldc = leading(C)
     cdef void *a = cnp.PyArray_DATA(A)
     cdef void *b = cnp.PyArray_DATA(B)
     cdef void *c = cnp.PyArray_DATA(C)
+    cdef void *d = cnp.PyArray_DATA(bias) if bias is not None else NULL
     cdef double beta_value = beta
     cdef bint f64 = C.dtype == np.float64
     with nogil:
         if f64:
             fr_matmul_engine_f64(code, threads, trans_a, trans_b, M, N, K, <const double *>a, lda,
-                                 <const double *>b, ldb, beta_value, <double *>c, ldc)
+                                 <const double *>b, ldb, beta_value, <const double *>d, <double *>c, ldc)
         else:
             fr_matmul_engine_f32(code, threads, trans_a, trans_b, M, N, K, <const float *>a, lda,
-                                 <const float *>b, ldb, <float>beta_value, <float *>c, ldc)
+                                 <const float *>b, ldb, <float>beta_value, <const float *>d, <float *>c, ldc)

@@ -40,11 +40,15 @@ def operands(rng, dtype, M, N, K, trans_a, trans_b, pad=0):
     return A, B, view(M, N)
 
 
-def check(A, B, C_before, C, trans_a, trans_b, beta):
+def check(A, B, C_before, C, trans_a, trans_b, beta, bias=None):
+    """With a bias, C_before and beta are unused: the expected C is op(A) op(B) + bias on every row."""
     a = (A.T if trans_a else A).astype(np.float64)
     b = (B.T if trans_b else B).astype(np.float64)
     c0 = C_before.astype(np.float64)
-    scaled = np.zeros_like(c0) if beta == 0 else beta * c0
+    if bias is not None:
+        scaled = np.broadcast_to(bias.astype(np.float64), c0.shape)
+    else:
+        scaled = np.zeros_like(c0) if beta == 0 else beta * c0
     expected = a @ b + scaled
     bound = np.abs(a) @ np.abs(b) + np.abs(scaled)
     eps = np.finfo(C.dtype).eps
@@ -66,6 +70,11 @@ def test_matches_numpy_every_shape_and_transpose(isa, name, engine, dtype):
                     before = C.copy()
                     _kernels.matmul(A, B, C, trans_a, trans_b, beta, engine)
                     check(A, B, before, C, trans_a, trans_b, beta)
+                bias = rng.standard_normal(N).astype(dtype)   # replaces beta C, C's old values unread
+                A, B, C = operands(rng, dtype, M, N, K, trans_a, trans_b)
+                C[...] = np.nan
+                _kernels.matmul(A, B, C, trans_a, trans_b, 0.5, engine, bias=bias)
+                check(A, B, C, C, trans_a, trans_b, 0.5, bias)
 
 
 @pytest.mark.parametrize("name", SUPPORTED_ISAS)
@@ -83,6 +92,10 @@ def test_row_strides_and_thread_splits(isa, name, dtype, threads):
             _kernels.matmul(A, B, C, trans_a, trans_b, 1.0, "own", threads)
             check(A, B, before, C, trans_a, trans_b, 1.0)
             np.testing.assert_array_equal(C.base[:, N:], full[:, N:])   # the padding is untouched
+            bias = rng.standard_normal(N).astype(dtype)
+            _kernels.matmul(A, B, C, trans_a, trans_b, 1.0, "own", threads, bias)
+            check(A, B, before, C, trans_a, trans_b, 1.0, bias)
+            np.testing.assert_array_equal(C.base[:, N:], full[:, N:])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -155,3 +168,9 @@ def test_matmul_validates_its_arguments():
         _kernels.matmul(A, B, C, beta="1")
     with pytest.raises(ValueError, match="C must be"):
         _kernels.matmul(A, B, C.astype(np.int32))
+    with pytest.raises(ValueError, match=r"bias must be a contiguous float32 array of shape \(5,\)"):
+        _kernels.matmul(A, B, C, bias=np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="bias must be"):
+        _kernels.matmul(A, B, C, bias=np.ones(5, np.float64))
+    with pytest.raises(ValueError, match="overlap"):
+        _kernels.matmul(A, B, C, bias=C[0])

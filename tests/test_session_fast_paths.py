@@ -1,7 +1,8 @@
 """The session's short paths for the usual exports, against onnxruntime (float32, RTOL 1e-5 of
 tests/test_session_ops.py) on the cases they take and the ones they hand to the general code: Squeeze and
 Unsqueeze with constant axes (negative, several, at several input ranks through one session), MatMul + Add of a
-constant bias fused (bias (N,), broadcast (1, N) and (M, N)), and their errors naming the node.
+constant bias fused (bias (N,), broadcast (1, N) and (M, N)), Mul + ReduceSum fused (attention pooling as a
+batched product, and every case it hands back to the two ops), and their errors naming the node.
 """
 import numpy as np
 import pytest
@@ -123,3 +124,72 @@ def test_float64_linear_layers_against_numpy(rng):
     g, m, plain = fastrnn.InferenceSession(model.SerializeToString()).run(None, {"a": a})
     for got, want in ((g, a @ w.T + bias), (m, a @ w.T + bias), (plain, a @ w.T)):
         assert got.dtype == np.float64 and np.abs(got - want).max() <= 1e-12
+
+
+def _weighted_sum(a_shape, b_shape, axes, keepdims, dtype=F, opset=17, product_is_output=False):
+    """Mul(a, b) then ReduceSum over constant axes (an input from opset 13, the attribute before)."""
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    inputs = [helper.make_tensor_value_info(n, elem, list(shape)) for n, shape in (("a", a_shape), ("b", b_shape))]
+    outputs = [helper.make_value_info(n, onnx.TypeProto()) for n in (("y", "p") if product_is_output else ("y",))]
+    mul = helper.make_node("Mul", ["a", "b"], ["p"], name="the_mul")
+    if opset >= 13:
+        reduce = helper.make_node("ReduceSum", ["p", "axes"], ["y"], keepdims=keepdims)
+        inits = [numpy_helper.from_array(np.array(axes, I64), "axes")]
+    else:
+        reduce, inits = helper.make_node("ReduceSum", ["p"], ["y"], axes=axes, keepdims=keepdims), []
+    graph = helper.make_graph([mul, reduce], "g", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("a_shape, b_shape, axes", [
+    ((4, 6, 1), (4, 6, 5), [1]), ((4, 6, 1), (4, 6, 5), [-2]), ((4, 6, 5), (4, 6, 1), [1]),   # either order
+    ((1, 6, 1), (4, 6, 5), [1]), ((4, 6, 1), (1, 6, 5), [1]),                                  # batch broadcast
+    ((6, 1), (6, 5), [0]), ((2, 3, 6, 1), (2, 3, 6, 5), [2]), ((4, 6, 1), (4, 6, 1), [1]),
+    ((4, 0, 1), (4, 0, 5), [1]), ((1, 1, 1), (1, 1, 3), [1]),
+    # handed back to Mul and ReduceSum: broadcast along the summed axis, another axis, other ranks
+    ((4, 1, 1), (4, 6, 5), [1]), ((4, 6, 1), (4, 6, 5), [0]), ((4, 6, 1), (4, 6, 5), [2]),
+    ((6, 1), (4, 6, 5), [1]), ((4, 6, 2), (4, 6, 5), [1])])
+@pytest.mark.parametrize("keepdims", [0, 1])
+@pytest.mark.parametrize("dtype", [F, np.float64, I64])
+def test_mul_reduce_sum_fused(a_shape, b_shape, axes, keepdims, dtype, rng):
+    if a_shape == (4, 6, 2):   # shapes Mul cannot broadcast: an error naming the node on both paths
+        with pytest.raises(ValueError, match="Mul node 'the_mul'"):
+            fastrnn.InferenceSession(_weighted_sum(a_shape, b_shape, axes, keepdims)).run(
+                None, {"a": _rand(rng, a_shape), "b": _rand(rng, b_shape)})
+        return
+    data = _weighted_sum(a_shape, b_shape, axes, keepdims, dtype)
+    session = fastrnn.InferenceSession(data)
+    assert [step[3].op for step in session._plan.steps] == ["Mul"]   # the ReduceSum went into the Mul's step
+    feeds = {"a": _rand(rng, a_shape, dtype), "b": _rand(rng, b_shape, dtype)}
+    got, want = session.run(None, feeds)[0], ort.InferenceSession(data).run(None, feeds)[0]
+    assert got.shape == want.shape and got.dtype == want.dtype
+    if np.dtype(dtype).kind == "f":
+        assert_close(got, want, RTOL, "Mul + ReduceSum")
+    else:
+        assert np.array_equal(got, want)
+
+
+def test_mul_reduce_sum_fused_propagates_nan_and_inf(rng):
+    data = _weighted_sum((2, 5, 1), (2, 5, 3), [1], 0)
+    a, b = _rand(rng, (2, 5, 1)), _rand(rng, (2, 5, 3))
+    a[0, 2, 0], b[1, 4, 1], a[1, 0, 0], b[1, 0, 2] = np.nan, np.inf, 0.0, np.inf   # 0 * inf: NaN
+    with np.errstate(invalid="ignore"):   # 0 * inf, as NumPy's Mul would say
+        got = fastrnn.InferenceSession(data).run(None, {"a": a, "b": b})[0]
+        want = (a * b).sum(axis=1)
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    assert_close(got[finite], want[finite], RTOL, "Mul + ReduceSum with non-finite values")
+
+
+@pytest.mark.parametrize("opset, product_is_output", [(11, False), (17, True)])
+def test_mul_reduce_sum_unfused(opset, product_is_output, rng):
+    """The axes attribute (opset 11) fuses too; a product that is also a graph output keeps its own step."""
+    data = _weighted_sum((4, 6, 1), (4, 6, 5), [1], 1, opset=opset, product_is_output=product_is_output)
+    session = fastrnn.InferenceSession(data)
+    assert [step[3].op for step in session._plan.steps] == (["Mul", "ReduceSum"] if product_is_output else ["Mul"])
+    feeds = {"a": _rand(rng, (4, 6, 1)), "b": _rand(rng, (4, 6, 5))}
+    for got, want in zip(session.run(None, feeds), ort.InferenceSession(data).run(None, feeds)):
+        assert got.shape == want.shape
+        assert_close(got, want, RTOL, "Mul + ReduceSum")

@@ -11,7 +11,7 @@ import numpy as np
 
 from fastrnn.io.errors import FormatError
 
-from . import fold, ops_elementwise, ops_nn, ops_tensor, shapes, small
+from . import fold, fuse, ops_elementwise, ops_nn, ops_tensor, shapes
 from .ops_recurrent import STATE_INPUTS, RecurrentStep
 
 BUILDERS = {**ops_elementwise.BUILDERS, **ops_tensor.BUILDERS, **ops_nn.BUILDERS}
@@ -135,8 +135,8 @@ class Plan:
                 raise FormatError(f"graph output {value.name!r} is not computed by any node")
             self.outputs.append((value.name, _detached(onnx, value)))
         self.output_slots = [self._slot(name) for name, _ in self.outputs]
-        self.steps = _with_bias_adds_fused(_without_dead_steps(self.steps, self.output_slots), self.output_slots,
-                                           self.initial, constants, self.slots)
+        self.steps = fuse.fused_steps(_without_dead_steps(self.steps, self.output_slots), self.output_slots,
+                                      self.initial, constants, self.slots)
         for name, slot in self.slots.items():   # only the constants a step or an output reads stay referenced
             if name in constants:
                 self.initial[slot] = constants[name]
@@ -229,58 +229,6 @@ def _without_dead_steps(steps, output_slots):
             kept.append(step)
             needed.update(step[1])
     return kept[::-1]
-
-
-def _with_bias_adds_fused(steps, output_slots, initial, constants, slots):
-    """MatMul then Add of a constant (a Linear layer as exporters write it for 3-D inputs) as one step adding
-    the bias in place into the product, when nothing else reads the product: one pass and one array fewer."""
-    uses = collections.Counter(output_slots)
-    for _, ins, _, _ in steps:
-        uses.update(ins)
-    constant_slots = {slots[name]: constants[name] for name in constants if name in slots}
-    fused, dropped = [], set()
-    for index, (function, ins, outs, node) in enumerate(steps):
-        if index in dropped:
-            continue
-        if node.op == "MatMul" and uses[outs[0]] == 1:
-            add = next((k for k in range(index + 1, len(steps)) if outs[0] in steps[k][1]), None)
-            if add is not None and steps[add][3].op == "Add":
-                bias = [slot for slot in steps[add][1] if slot != outs[0]]
-                if len(bias) == 1 and bias[0] in constant_slots:
-                    initial[bias[0]] = constant_slots[bias[0]]
-                    fused.append((_linear_or_matmul_add(constant_slots.get(ins[1]), constant_slots[bias[0]]),
-                                  (*ins, bias[0]), steps[add][2], node))
-                    dropped.add(add)
-                    continue
-        fused.append((function, ins, outs, node))
-    return fused
-
-
-def _linear_or_matmul_add(b, bias):
-    """The fused step's function: the compiled Linear (fastrnn/onnx_session/small.py) for a stored b (K, N) and
-    bias (N,) of its dtype, falling back to _matmul_add; _matmul_add itself otherwise."""
-    w = small.weights(b)
-    if w is None or bias.shape != w.shape[:1] or bias.dtype != w.dtype:
-        return _matmul_add
-
-    def linear(a, b, bias):
-        out = small.linear(a, w, bias)
-        return _matmul_add(a, b, bias) if out is None else out
-    return linear
-
-
-def _matmul_add(a, b, bias):
-    """a @ b + bias, the bias added in place when it does not grow the product's shape or change its dtype."""
-    out = np.matmul(a, b)
-    if bias.ndim == 1 and out.ndim and bias.shape[0] == out.shape[-1] and bias.dtype == out.dtype:
-        out += bias   # the usual Linear bias (N,): the check below costs more than the product at B=1
-        return out
-    if bias.ndim <= out.ndim and np.broadcast_shapes(out.shape, bias.shape) == out.shape and \
-            np.result_type(out, bias) == out.dtype:
-        out += bias
-        return out
-    result = out + bias
-    return result if result.dtype == out.dtype else result.astype(out.dtype)
 
 
 def _first_of(function):

@@ -54,14 +54,17 @@ void *fr_gemm_scratch(int slot, size_t bytes)
 #define FR_FN(name) name##_f32
 #define FR_GD_SERIAL(isa) fr_gk_serial_##isa##_f32
 #define FR_BLAS_GEMM scipy_cblas_sgemm
+#define FR_BLAS_GEMV scipy_cblas_sgemv
 #include "gemm_driver.inc"
 #undef REAL
 #undef FR_FN
 #undef FR_GD_SERIAL
 #undef FR_BLAS_GEMM
+#undef FR_BLAS_GEMV
 
 #define REAL double
 #define FR_FN(name) name##_f64
 #define FR_GD_SERIAL(isa) fr_gk_serial_##isa##_f64
 #define FR_BLAS_GEMM scipy_cblas_dgemm
+#define FR_BLAS_GEMV scipy_cblas_dgemv
 #include "gemm_driver.inc"

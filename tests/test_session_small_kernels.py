@@ -149,8 +149,9 @@ def test_ops_on_views_agree_with_contiguous_inputs(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("M, N, K", [(1, 1, 1), (1, 5, 32), (3, 7, 13), (17, 50, 48), (40, 3, 100),
-                                     (700, 50, 48), (333, 17, 64), (2000, 3, 50)])   # the last three: past
-                                                                                     # LINEAR_SMALL_MACS
+                                     (63, 1, 16), (64, 1, 16), (1600, 1, 33),   # one output: gemv from 64 rows
+                                     (700, 50, 48), (333, 17, 64), (2000, 3, 50), (2000, 1, 200)])   # the last
+                                                                                     # four: past LINEAR_SMALL_MACS
 @pytest.mark.parametrize("with_bias", [False, True])
 def test_linear_rows_against_numpy(dtype, M, N, K, with_bias, rng):
     a, w = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((N, K)).astype(dtype)
@@ -182,3 +183,33 @@ def test_linear_rows_of_empty_sums_and_its_checks():
     np.testing.assert_array_equal(got, view @ np.ones((2, 3), np.float32))
     assert small.linear(np.ones((0, 4), np.float32), w, None) is None   # empty: NumPy's path
     assert small.weights(np.ones((4, 3), np.float16)) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 5, 4), (2, 3, 70, 4)])
+@pytest.mark.parametrize("N", [1, 6])
+def test_linear_of_any_rank_and_layout(dtype, shape, N, rng):
+    """small.linear: (..., K) inputs of any rank, views copied for the kernel, the result a new array."""
+    w = rng.standard_normal((N, 4)).astype(dtype)
+    bias = rng.standard_normal(N).astype(dtype)
+    wide = rng.standard_normal(shape[:-1] + (9,)).astype(dtype)
+    for a in (rng.standard_normal(shape).astype(dtype), wide[..., ::2][..., :4]):   # contiguous, strided view
+        for b in (None, bias):
+            got = small.linear(a, w, b)
+            want = a.astype(np.float64) @ w.T.astype(np.float64) + (0 if b is None else b)
+            assert got.shape == shape[:-1] + (N,) and got.dtype == dtype and got.flags.c_contiguous
+            _close(got, want, dtype) if dtype == np.float64 else \
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * max(1.0, np.abs(want).max()))
+
+
+def test_linear_declines_what_its_kernel_does_not_take():
+    w = np.ones((3, 4), np.float32)
+    assert small.linear(np.ones((2, 4), np.float64), w, None) is None            # another dtype
+    assert small.linear(np.ones((2, 4), ">f4"), w, None) is None                  # another byte order
+    assert small.linear(np.ones((2, 5), np.float32), w, None) is None            # another K
+    assert small.linear(np.float32(1.0), w, None) is None                         # not an array
+    assert small.linear(np.ones((2, 0), np.float32), np.ones((3, 0), np.float32), None) is None   # K == 0
+    with pytest.raises(ValueError, match=r"bias must be None or a float32 array of shape \(3,\)"):
+        small.linear(np.ones((2, 4), np.float32), w, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="bias must be"):
+        small.linear(np.ones((2, 4), np.float32), w, np.ones(3, np.float64))

@@ -54,9 +54,10 @@ cdef int rows_args(cnp.ndarray x, cnp.ndarray out) except -1:
 def softmax_rows(cnp.ndarray x, cnp.ndarray out, bint as_log):
     """out (rows, n) = softmax over each row of x (rows, n) (log_softmax when as_log)."""
     cdef bint f64 = rows_args(x, out)
-    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
-    cdef const void *src = data(x)
-    cdef void *dst = data(out)
+    softmax_into(data(x), data(out), x.shape[0], x.shape[1], as_log, f64)
+
+
+cdef void softmax_into(const void *src, void *dst, Py_ssize_t rows, Py_ssize_t n, bint as_log, bint f64) noexcept:
     with nogil:
         if f64:
             fr_softmax_rows_f64(<const double *>src, <double *>dst, rows, n, as_log)
@@ -73,20 +74,21 @@ def layer_norm_rows(cnp.ndarray x, cnp.ndarray scale, bias, double epsilon, cnp.
                                   and a.dtype == x.dtype and a.flags.c_contiguous):
             raise ValueError(f"{name} must be a C-contiguous {x.dtype} array of shape ({n},); got "
                              f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
-    cdef const void *src = data(x)
-    cdef const void *s = data(scale)
-    cdef const void *b = data_or_null(bias)
-    cdef void *dst = data(out)
+    layer_norm_into(data(x), data(scale), data_or_null(bias), epsilon, data(out), rows, n, f64)
+
+
+cdef void layer_norm_into(const void *src, const void *scale, const void *bias, double epsilon, void *dst,
+                          Py_ssize_t rows, Py_ssize_t n, bint f64) noexcept:
     with nogil:
         if f64:
-            fr_layer_norm_rows_f64(<const double *>src, <const double *>s, <const double *>b, epsilon,
+            fr_layer_norm_rows_f64(<const double *>src, <const double *>scale, <const double *>bias, epsilon,
                                    <double *>dst, rows, n)
         else:
-            fr_layer_norm_rows_f32(<const float *>src, <const float *>s, <const float *>b, epsilon, <float *>dst,
-                                   rows, n)
+            fr_layer_norm_rows_f32(<const float *>src, <const float *>scale, <const float *>bias, epsilon,
+                                   <float *>dst, rows, n)
 
 
-def sigmoid(cnp.ndarray x, cnp.ndarray out):
+def sigmoid_array(cnp.ndarray x, cnp.ndarray out):
     """out = 1 / (1 + exp(-x)), element-wise; x and out C-contiguous, one float dtype, one shape."""
     if (x.size != out.size or cnp.PyArray_TYPE(x) != cnp.PyArray_TYPE(out)
             or cnp.PyArray_TYPE(x) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or not cnp.PyArray_ISNOTSWAPPED(x)
@@ -94,15 +96,82 @@ def sigmoid(cnp.ndarray x, cnp.ndarray out):
             or not cnp.PyArray_ISWRITEABLE(out)):
         raise ValueError(f"x and out must be C-contiguous float32 or float64 arrays of one size; got {x.dtype} "
                          f"{(<object>x).shape} and {out.dtype} {(<object>out).shape}")
-    cdef Py_ssize_t n = x.size
-    cdef bint f64 = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT64
-    cdef const void *src = data(x)
-    cdef void *dst = data(out)
+    sigmoid_into(data(x), data(out), x.size, cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT64)
+
+
+cdef void sigmoid_into(const void *src, void *dst, Py_ssize_t n, bint f64) noexcept:
     with nogil:
         if f64:
             fr_sigmoid_array_f64(<const double *>src, <double *>dst, n)
         else:
             fr_sigmoid_array_f32(<const float *>src, <float *>dst, n)
+
+
+cdef bint applies(x):
+    """Whether the kernels take x: an array of float32 or float64 in native byte order, not empty."""
+    return (type(x) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x) and cnp.PyArray_SIZE(<cnp.ndarray>x) > 0)
+
+
+cdef cnp.ndarray contiguous(cnp.ndarray x):
+    """x, or a C-contiguous copy (a recurrent node's batch-first output is a transposed view: one copy costs less
+    than NumPy's strided passes)."""
+    return x if cnp.PyArray_IS_C_CONTIGUOUS(x) else np.ascontiguousarray(x)
+
+
+cdef Py_ssize_t trailing(cnp.ndarray x, int k) except -1:
+    """The product of x's dims from k on (the length of a row), 0 <= k <= x.ndim."""
+    if not 0 <= k <= cnp.PyArray_NDIM(x):
+        raise ValueError(f"k must be in [0, {cnp.PyArray_NDIM(x)}] for an array of shape {(<object>x).shape}; got {k}")
+    cdef Py_ssize_t n = 1
+    cdef int d
+    for d in range(k, cnp.PyArray_NDIM(x)):
+        n *= cnp.PyArray_DIM(x, d)
+    return n
+
+
+cdef cnp.ndarray empty_like(cnp.ndarray x):
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x), 0)
+
+
+def softmax(x, k, bint as_log):
+    """softmax (log-softmax when as_log) of x over its dims from k on, flattened, as a new array; None when the
+    kernel does not apply (k None: an axis other than the last; see applies())."""
+    if k is None or not applies(x):
+        return None
+    cdef Py_ssize_t n = trailing(x, k)
+    cdef cnp.ndarray a = contiguous(x), out = empty_like(x)
+    softmax_into(data(a), data(out), cnp.PyArray_SIZE(a) // n, n, as_log, cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64)
+    return out
+
+
+def layer_norm(x, int k, scale, bias, double epsilon):
+    """LayerNormalization of x over its dims from k on, scale and bias (or None) of those dims' shape, as a new
+    array; None when the kernel does not apply (broadcast scale or bias, other dtypes; see applies())."""
+    if not applies(x):
+        return None
+    cdef Py_ssize_t n = trailing(x, k)
+    if not fits(scale, x, k) or (bias is not None and not fits(bias, x, k)):
+        return None
+    cdef cnp.ndarray a = contiguous(x), out = empty_like(x)
+    layer_norm_into(data(a), data(scale), data_or_null(bias), epsilon, data(out), cnp.PyArray_SIZE(a) // n, n,
+                    cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64)
+    return out
+
+
+cdef bint fits(p, cnp.ndarray x, int k):
+    """Whether p is a parameter of x's dims from k on: their shape, x's dtype, C-contiguous."""
+    return (type(p) is np.ndarray and p.dtype == x.dtype and p.shape == (<object>x).shape[k:]
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>p))
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)) as a new array; None when the kernel does not apply (see applies())."""
+    if not applies(x):
+        return None
+    cdef cnp.ndarray a = contiguous(x), out = empty_like(x)
+    sigmoid_into(data(a), data(out), cnp.PyArray_SIZE(a), cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64)
+    return out
 
 
 def linear(a, cnp.ndarray w, bias):
@@ -119,8 +188,7 @@ def linear(a, cnp.ndarray w, bias):
             or not cnp.PyArray_ISNOTSWAPPED(x) or not cnp.PyArray_ISNOTSWAPPED(w)):
         return None
     check_bias(bias, w.shape[0], w.dtype)
-    if not cnp.PyArray_IS_C_CONTIGUOUS(x):
-        x = np.ascontiguousarray(x)
+    x = contiguous(x)
     cdef cnp.ndarray out = np.empty((<object>a).shape[:nd - 1] + (w.shape[0],), w.dtype)
     linear_into(data(x), data(w), data_or_null(bias), data(out), cnp.PyArray_SIZE(x) // w.shape[1], w.shape[0],
                 w.shape[1], typenum == cnp.NPY_FLOAT64)

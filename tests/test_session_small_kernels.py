@@ -75,7 +75,7 @@ def test_sigmoid_against_numpy(dtype, rng):
     out = np.empty_like(x)
     with np.errstate(over="ignore"):
         want = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
-    _kernels.sigmoid(x, out)
+    _kernels.sigmoid_array(x, out)
     _close(out, want, dtype)
     assert out[37] == 0 and not ((0 < out) & (out < np.finfo(dtype).tiny)).any()   # 0, never a subnormal
 
@@ -95,9 +95,14 @@ def test_kernels_refuse_what_they_cannot_read():
     read_only = np.empty_like(x)
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match="C-contiguous"):
-        _kernels.sigmoid(x, read_only)
+        _kernels.sigmoid_array(x, read_only)
     assert small.sigmoid(x.astype(np.float16)) is None and small.softmax(x.astype('>f4'), 1, False) is None
     assert small.sigmoid(np.ones((0, 3), np.float32)) is None   # empty: NumPy's path
+    for k in (-1, 3):   # the first axis of a row out of range: an error, never a read past the shape
+        with pytest.raises(ValueError, match=r"k must be in \[0, 2\]"):
+            small.softmax(x, k, False)
+        with pytest.raises(ValueError, match=r"k must be in \[0, 2\]"):
+            small.layer_norm(x, k, np.ones(6, np.float32), None, 1e-5)
     large = np.random.default_rng(5).standard_normal((400, 300)).astype(np.float32)
     _close(small.softmax(large, 1, True), _softmax_reference(large, True), np.float32)   # no size limit
 

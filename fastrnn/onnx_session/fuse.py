@@ -96,11 +96,15 @@ def _batched_weighted_sum(a, b, axis, keepdims):
     """sum over `axis` of a * b as a batched product, for a (..., T, 1) and b (..., T, H) (either order) of one
     float dtype and rank, summed over the axis of T; None for any other case."""
     if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray or a.dtype != b.dtype or \
-            a.dtype not in small.FLOATS or a.ndim != b.ndim or a.ndim < 2 or axis not in (-2, a.ndim - 2):
+            a.dtype.char not in "fd":
         return None
-    if a.shape[-1] != 1:
-        a, b = b, a
-    if a.shape[-1] != 1 or a.shape[-2] != b.shape[-2]:
+    sa, sb = a.shape, b.shape
+    rank = len(sa)
+    if rank != len(sb) or rank < 2 or axis not in (-2, rank - 2):
+        return None
+    if sa[-1] != 1:
+        a, b, sa, sb = b, a, sb, sa
+    if sa[-1] != 1 or sa[-2] != sb[-2]:
         return None
     out = np.matmul(a.swapaxes(-1, -2), b)   # (..., 1, T) @ (..., T, H) -> (..., 1, H)
     return out if keepdims else out.reshape(out.shape[:-2] + out.shape[-1:])

@@ -89,6 +89,22 @@ def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray ba
     prepare_forward(cell, x, h, c, batch_sizes, reverse, out, col0, tape, product, False).run()
 
 
+def run_directions(list cells, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, cnp.ndarray out,
+                   list tapes=None):
+    """One layer's D = len(cells) directions over x [T, B, I] into out [T, B, D*P]: both at once, one thread each,
+    where the plan says so (csrc/plan.c), else one after the other; updates h [D, B, P] and c [D, B, H] (or
+    None) in place. tapes: the directions' training tapes, or None. (Compiled: as a Python function its
+    dispatch was 0.4 us of a 3 us B=1 T=1 call.)"""
+    cdef Py_ssize_t D = len(cells)
+    if D == 2 and fr_plan_directions_at_once(&(<Cell>cells[0]).c, x.shape[0], x.shape[1]):
+        forward_pair(cells, x, h, c, batch_sizes, out, tapes)
+        return
+    cdef Py_ssize_t d, P = out.shape[2] // D
+    for d in range(D):
+        prepare_forward(cells[d], x, h[d], None if c is None else c[d], batch_sizes, d == 1, out, d * P,
+                        None if tapes is None else tapes[d], None, False).run()
+
+
 def directions_at_once(Cell cell, Py_ssize_t T, Py_ssize_t B):
     """Whether a bidirectional layer of this cell runs its two directions at once (csrc/plan.c)."""
     return bool(fr_plan_directions_at_once(&cell.c, T, B))

@@ -1,7 +1,7 @@
 # Type stubs of the compiled time loops (fastrnn/_kernels.pyx, _backward.pxi, _gemm.pxi); shapes are in their
 # docstrings. tests/test_typing.py checks that this declares exactly the module's public names, with the same
 # parameters: change it with the .pyx.
-from typing import Any, Dict, Literal, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -34,6 +34,8 @@ class StepRunners:
 def layer_step(self: Any, x_t: Any, state: Any = None) -> Tuple[Any, Any]: ...
 
 def plan(cell: Cell, T: int, B: int, kind: str = "forward") -> Dict[str, Any]: ...
+def run_directions(cells: List[Cell], x: np.ndarray, h: np.ndarray, c: Optional[np.ndarray], batch_sizes: np.ndarray,
+                   out: np.ndarray, tapes: Optional[List[Dict[str, Any]]] = None) -> None: ...
 def forward_direction(cell: Cell, x: np.ndarray, h: np.ndarray, c: Optional[np.ndarray], batch_sizes: np.ndarray,
                       reverse: bool, out: np.ndarray, col0: int, tape: Optional[Dict[str, Any]] = None,
                       product: _Product = None) -> None: ...

@@ -19,19 +19,7 @@ from ._training import take_rows
 State = TypeVar("State")
 
 
-def run_directions(cells: list, x: NDArray[Any], h: NDArray[Any], c: Optional[NDArray[Any]],
-                   batch_sizes: NDArray[Any], out: NDArray[Any], tapes: Optional[list] = None) -> None:
-    """One layer's D = len(cells) directions over x (T, B, I) into out (T, B, D P): both at once, one thread
-    each, where the plan says so (csrc/plan.c), else one after the other; updates h and c (D, B, .) in place.
-    tapes: the directions' training tapes, or None."""
-    T, B = x.shape[:2]
-    P = out.shape[2] // len(cells)
-    if len(cells) == 2 and _kernels.directions_at_once(cells[0], T, B):
-        _kernels.forward_pair(cells, x, h, c, batch_sizes, out, tapes)
-        return
-    for d, cell in enumerate(cells):
-        _kernels.forward_direction(cell, x, h[d], None if c is None else c[d], batch_sizes, d == 1, out, d * P,
-                                   None if tapes is None else tapes[d])
+run_directions = _kernels.run_directions   # one layer's directions over x (fastrnn/_forward.pxi)
 
 
 class SequenceCall(Generic[State]):

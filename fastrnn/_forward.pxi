@@ -23,10 +23,36 @@ cdef class _ForwardCall:
                                <float *>f.work)
 
 
+cdef int check_forward_args(const fr_cell *cp, int typenum, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes,
+                            cnp.ndarray out, Py_ssize_t col0, bint backward=False) except -1:
+    """The arrays fr_forward reads and writes, of typenum: x [T, B, I], h [B, P], c [B, H] (LSTM; else unused),
+    batch_sizes [T] non-increasing in [0, B], out [T, B, ldo] with columns col0:col0+P inside it: a ValueError
+    rather than a read past an array (these bindings are reachable from Python). backward: h, c and out are
+    fr_backward's dh, dc and d_out (named so)."""
+    h_name, c_name, out_name = ("dh", "dc", "d_out") if backward else ("h", "c", "out")
+    check_array(x, "x", typenum, 3, -1, -1, cp.n_in, False)
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], t, previous
+    check_array(h, h_name, typenum, 2, B, cp.P, -1, True)
+    if cp.mode == FR_LSTM:
+        check_array(c, c_name, typenum, 2, B, cp.H, -1, True)
+    check_array(batch_sizes, "batch_sizes", cnp.NPY_INTP, 1, T, -1, -1, False)
+    check_array(out, out_name, typenum, 3, T, B, -1, not backward)
+    if col0 < 0 or col0 + cp.P > out.shape[2]:
+        raise ValueError(f"columns {col0}:{col0 + cp.P} are outside {out_name}'s {out.shape[2]}")
+    cdef const Py_ssize_t *sizes = <const Py_ssize_t *>data(batch_sizes)
+    previous = B
+    for t in range(T):
+        if sizes[t] < 0 or sizes[t] > previous:
+            raise ValueError(f"batch_sizes must be non-increasing in [0, {B}]; got {batch_sizes.tolist()}")
+        previous = sizes[t]
+    return 0
+
+
 cdef _ForwardCall prepare_forward(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
                                   cnp.ndarray out, Py_ssize_t col0, dict tape, product, bint one_thread):
     """The call of forward_direction's arguments: plan, packed panels, workspace and (training) the tape's arrays.
     one_thread: the call runs beside another on its own thread (forward_pair)."""
+    check_forward_args(&cell.c, cell._typenum, x, h, c, batch_sizes, out, col0)
     cdef _ForwardCall fc = _ForwardCall.__new__(_ForwardCall)
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
     cdef fr_cell *cp = &cell.c
@@ -77,8 +103,9 @@ cdef _ForwardCall prepare_forward(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cn
     return fc
 
 
-def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, bint reverse,
-                      cnp.ndarray out, Py_ssize_t col0, dict tape=None, product=None):
+def forward_direction(Cell cell not None, cnp.ndarray x not None, cnp.ndarray h not None, c,
+                      cnp.ndarray batch_sizes not None, bint reverse, cnp.ndarray out not None, Py_ssize_t col0,
+                      dict tape=None, product=None):
     """Run one layer in one direction over the whole sequence (csrc/loop.inc fr_forward).
 
     x [T, B, I] IN; h [B, P] INOUT; c [B, H] INOUT or None (not LSTM); batch_sizes [T] intp IN;
@@ -89,8 +116,8 @@ def forward_direction(Cell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray ba
     prepare_forward(cell, x, h, c, batch_sizes, reverse, out, col0, tape, product, False).run()
 
 
-def run_directions(list cells, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, cnp.ndarray out,
-                   list tapes=None):
+def run_directions(list cells not None, cnp.ndarray x not None, cnp.ndarray h not None, c,
+                   cnp.ndarray batch_sizes not None, cnp.ndarray out not None, list tapes=None):
     """One layer's D = len(cells) directions over x [T, B, I] into out [T, B, D*P]: both at once, one thread each,
     where the plan says so (csrc/plan.c), else one after the other; updates h [D, B, P] and c [D, B, H] (or
     None) in place. tapes: the directions' training tapes, or None. (Compiled: as a Python function its
@@ -105,13 +132,13 @@ def run_directions(list cells, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batc
                         None if tapes is None else tapes[d], None, False).run()
 
 
-def directions_at_once(Cell cell, Py_ssize_t T, Py_ssize_t B):
+def directions_at_once(Cell cell not None, Py_ssize_t T, Py_ssize_t B):
     """Whether a bidirectional layer of this cell runs its two directions at once (csrc/plan.c)."""
     return bool(fr_plan_directions_at_once(&cell.c, T, B))
 
 
-def forward_pair(list cells, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes, cnp.ndarray out,
-                 list tapes=None):
+def forward_pair(list cells not None, cnp.ndarray x not None, cnp.ndarray h not None, c,
+                 cnp.ndarray batch_sizes not None, cnp.ndarray out not None, list tapes=None):
     """Both directions of one bidirectional layer at once, one thread each (csrc/loop.inc fr_forward_pair).
 
     cells: [forward, reverse]; h [2, B, P], c [2, B, H] or None INOUT; out [T, B, 2P] OUT (forward columns first);

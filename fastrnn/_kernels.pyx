@@ -60,14 +60,37 @@ cdef class Cell:
     cdef object _b_hn, _peep     # arrays the cell made (zeros, or a view of b_hh)
     cdef dict _panels            # layout -> (fingerprint of the source, packed arrays (hh, hn, hr))
 
-    def __cinit__(self, int mode, dict params, tuple names):
+    def __cinit__(self, int mode, dict params not None, tuple names not None):
+        if len(names) != 6 or names[1] is None or not isinstance(params.get(names[1]), np.ndarray):
+            raise ValueError("names must name six parameters, w_hh among them an array of params")
         cdef cnp.ndarray w_hh = params[names[1]]
         cdef cnp.ndarray a
         cdef Py_ssize_t k
         arrays = tuple(None if name is None else params[name] for name in names)
         w_ih, _, b_ih, b_hh, w_hr, peep = arrays
-        G = w_hh.shape[0]
+        if mode not in _GATES:
+            raise ValueError(f"mode must be one of {sorted(_GATES)}; got {mode}")
+        typenum = cnp.PyArray_TYPE(w_hh)
+        if typenum not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
+            raise ValueError(f"w_hh must be float32 or float64; got {w_hh.dtype}")
+        G = w_hh.shape[0] if w_hh.ndim == 2 else -1
+        if G <= 0 or G % _GATES[mode]:
+            raise ValueError(f"w_hh must be (gates x H, P) for this mode; got shape {(<object>w_hh).shape}")
         H = G // _GATES[mode]
+        P = w_hh.shape[1]
+        if w_ih is None:
+            raise ValueError("the cell needs w_ih")
+        check_array(w_ih, "w_ih", typenum, 2, G, -1, -1, False)
+        check_array(w_hh, "w_hh", typenum, 2, G, P, -1, False)
+        for bias, label in ((b_ih, "b_ih"), (b_hh, "b_hh")):
+            if bias is not None:
+                check_array(bias, label, typenum, 1, G, -1, -1, False)
+        if w_hr is not None:
+            check_array(w_hr, "w_hr", typenum, 2, P, H, -1, False)
+        elif P != H:
+            raise ValueError(f"w_hh has {P} columns for {H} hidden units, and no w_hr projects them")
+        if peep is not None:
+            check_array(peep, "peep", typenum, 2, 3, H, -1, False)
         self.dtype = w_hh.dtype
         self.is_double = self.dtype == np.float64
         self._typenum = cnp.PyArray_TYPE(w_hh)
@@ -220,7 +243,7 @@ cdef int force_product(fr_plan *plan, product) except -1:
     return 0
 
 
-def plan(Cell cell, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
+def plan(Cell cell not None, Py_ssize_t T, Py_ssize_t B, str kind="forward"):
     """What csrc/plan.c chooses for a call of T steps and B rows ("forward", "training", "backward" or "step"):
     {"product": "direct" | "fused" | "packed" | "blas", "threads": per step, "row_parts": slices of the batch that
     run the steps on their own threads, "chunk": steps projected at once, "wide": the fused step at 64-byte
@@ -245,7 +268,7 @@ include "_backward.pxi"
 include "_step.pxi"
 
 
-def packed_gemm_nt(cnp.ndarray A, cnp.ndarray W, cnp.ndarray C, bint accumulate):
+def packed_gemm_nt(cnp.ndarray A not None, cnp.ndarray W not None, cnp.ndarray C not None, bint accumulate):
     """C (+)= A W^T through fr_pack_weights + fr_packed_gemm_nt: the packed kernel on its own, for tests.
 
     A [M, K], W [N, K], C [M, N]: C-contiguous, one dtype (float32 or float64).
@@ -266,6 +289,28 @@ def packed_gemm_nt(cnp.ndarray A, cnp.ndarray W, cnp.ndarray C, bint accumulate)
                               <float *>data(C), N, 1)
 
 
+cdef int check_array(obj, str name, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t d2,
+                     bint write) except -1:
+    """obj: an array, C-contiguous, native, of typenum, ndim dims of the given sizes (-1: any), writeable when
+    `write`; else a ValueError naming it."""
+    if not isinstance(obj, np.ndarray):
+        raise ValueError(f"{name} must be an array; got {type(obj).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray>obj
+    cdef int k
+    cdef Py_ssize_t dims[3]
+    dims[0], dims[1], dims[2] = d0, d1, d2
+    ok = (cnp.PyArray_NDIM(a) == ndim and cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
+          and cnp.PyArray_ISNOTSWAPPED(a) and (not write or cnp.PyArray_ISWRITEABLE(a)))
+    for k in range(ndim if ok else 0):
+        ok = ok and (dims[k] < 0 or cnp.PyArray_DIM(a, k) == dims[k])
+    if not ok:
+        want = ", ".join("any" if dims[k] < 0 else str(dims[k]) for k in range(ndim)) + ("," if ndim == 1 else "")
+        kind = "C-contiguous writeable" if write else "C-contiguous"
+        raise ValueError(f"{name} must be a {kind} {cnp.PyArray_DescrFromType(typenum)} array of shape ({want}); got "
+                         f"{a.dtype} {(<object>a).shape}")
+    return 0
+
+
 cdef int require(a, str name, dtype, tuple shape) except -1:
     """The test helpers' argument check: a C-contiguous array of this dtype and shape."""
     if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
@@ -274,7 +319,7 @@ cdef int require(a, str name, dtype, tuple shape) except -1:
     return 0
 
 
-def fingerprint(cnp.ndarray a):
+def fingerprint(cnp.ndarray a not None):
     """The 64-bit fingerprint (csrc/fingerprint.c) of the bytes of the C-contiguous array a: a change of any
     value changes it (not a cryptographic hash)."""
     if not cnp.PyArray_IS_C_CONTIGUOUS(a):
@@ -287,7 +332,7 @@ def fingerprint(cnp.ndarray a):
     return f
 
 
-def all_finite(cnp.ndarray a):
+def all_finite(cnp.ndarray a not None):
     """True when every value of the C-contiguous float32/float64 array a is finite."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
     cdef void *p = cnp.PyArray_DATA(a)

@@ -58,7 +58,8 @@ cdef class QuantMatrix:
         return self._arrays[0].nbytes + self._arrays[1].nbytes
 
 
-def quant_gemm_nt(QuantMatrix W, cnp.ndarray A, cnp.ndarray C, bint accumulate, int threads=0):
+def quant_gemm_nt(QuantMatrix W not None, cnp.ndarray A not None, cnp.ndarray C not None, bint accumulate,
+                  int threads=0):
     """C [M, N] (+)= A [M, K] W^T by fr_quant_gemm_nt; float32, C-contiguous; for tests and the benchmark."""
     cdef Py_ssize_t M = A.shape[0]
     require(A, "A", np.dtype(np.float32), (M, W.m.K))
@@ -126,23 +127,14 @@ cdef class QuantCell:
             self.pk.hr = &w_hr.m
 
 
-def quant_forward_direction(QuantCell cell, cnp.ndarray x, cnp.ndarray h, c, cnp.ndarray batch_sizes,
-                            bint reverse, cnp.ndarray out, Py_ssize_t col0):
+def quant_forward_direction(QuantCell cell not None, cnp.ndarray x not None, cnp.ndarray h not None, c,
+                            cnp.ndarray batch_sizes not None, bint reverse, cnp.ndarray out not None,
+                            Py_ssize_t col0):
     """forward_direction for a QuantCell (inference only; csrc/loop.inc fr_forward with fr_plan_quant):
     x [T, B, I] IN; h [B, P], c [B, H] (LSTM) INOUT; batch_sizes [T] intp; out [T, B, D*P] OUT, columns
     col0:col0+P of the active rows."""
-    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2], P = cell.c.P
-    f32 = np.dtype(np.float32)
-    require(x, "x", f32, (T, B, cell.c.n_in))
-    require(h, "h", f32, (B, P))
-    if cell.lstm:
-        require(c, "c", f32, (B, cell.c.H))
-    require(batch_sizes, "batch_sizes", np.dtype(np.intp), (T,))
-    require(out, "out", f32, (T, B, ldo))
-    if not 0 <= col0 <= ldo - P:
-        raise ValueError(f"col0 = {col0} leaves no room for {P} columns in out of width {ldo}")
-    if T and not (0 <= batch_sizes.min() and batch_sizes.max() <= B):
-        raise ValueError(f"batch_sizes must lie in [0, B = {B}]")
+    check_forward_args(&cell.c, cnp.NPY_FLOAT32, x, h, c, batch_sizes, out, col0)
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], ldo = out.shape[2]
     cdef fr_plan plan = fr_plan_quant(&cell.c, T, B, (<QuantMatrix>cell._arrays[1]).m.format)
     work = np.empty(fr_forward_workspace(&cell.c, &plan, B, 0), np.float32)
     cdef const float *xp = <const float *>data(x)

@@ -100,12 +100,24 @@ cdef class QuantCell:
     cdef object _arrays
     cdef readonly bint lstm
 
-    def __cinit__(self, int mode, QuantMatrix w_ih, QuantMatrix w_hh, b_ih, b_hh, QuantMatrix w_hr, peep,
-                  QuantMatrix w_hn=None):
-        """mode: RNN_TANH ... GRU_RB; reset-before GRU: w_hh rows [0, 2H) and w_hn rows [2H, 3H)."""
+    def __cinit__(self, int mode, QuantMatrix w_ih not None, QuantMatrix w_hh not None, b_ih, b_hh,
+                  QuantMatrix w_hr, peep, QuantMatrix w_hn=None):
+        """mode: RNN_TANH ... GRU_RB; reset-before GRU: w_hh rows [0, 2H) and w_hn rows [2H, 3H). Every shape
+        is checked here: the loops read the matrices and arrays through pointers for the life of the cell."""
+        if mode not in _GATES:
+            raise ValueError(f"mode must be one of {sorted(_GATES)}; got {mode}")
         cdef Py_ssize_t G = w_hh.m.N + (0 if w_hn is None else w_hn.m.N)
-        cdef Py_ssize_t H = G // _GATES[mode]
+        cdef Py_ssize_t H = G // _GATES[mode], P = w_hh.m.K
+        if G % _GATES[mode] or w_ih.m.N != G or (w_hn is not None and (mode != FR_GRU_RB or w_hn.m.K != P)):
+            raise ValueError(f"w_ih ({w_ih.m.N} rows), w_hh ({w_hh.m.N}) and w_hn do not make the gate rows of "
+                             f"this mode")
+        if (w_hr is None and P != H) or (w_hr is not None and (w_hr.m.N != P or w_hr.m.K != H)):
+            raise ValueError(f"w_hh's {P} columns need w_hr ({P}, {H}) to project {H} hidden units")
+        for bias, label in ((b_ih, "b_ih"), (b_hh, "b_hh")):
+            if bias is not None:
+                check_array(bias, label, cnp.NPY_FLOAT32, 1, G, -1, -1, False)
         peep = np.zeros((3, H), np.float32) if peep is None else np.ascontiguousarray(peep, np.float32)
+        check_array(peep, "peep", cnp.NPY_FLOAT32, 2, 3, H, -1, False)
         b_hn = np.zeros(H, np.float32) if b_hh is None else np.ascontiguousarray(b_hh[2 * H:], np.float32)
         self._arrays = (w_ih, w_hh, w_hn, w_hr, b_ih, b_hh, peep, b_hn)
         self.lstm = mode == FR_LSTM

@@ -158,3 +158,27 @@ def test_cells_refuse_parameters_of_other_shapes(mode, change, names, message):
         change(params)
     with pytest.raises(ValueError, match=message):
         _kernels.Cell(mode, params, names)
+
+
+def test_quantized_cells_refuse_matrices_and_arrays_of_other_shapes():
+    """_kernels.QuantCell, as _kernels.Cell: None matrices and shapes that do not make the mode's gates."""
+    cell = fastrnn.quantize_dynamic(fastrnn.LSTM(4, 3, seed=0))
+    w_ih, w_hh = cell._matrix("weight_ih_l0"), cell._matrix("weight_hh_l0")
+    bias = np.zeros(12, F)
+    _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, bias, bias, None, None)   # the valid cell builds
+    with pytest.raises(TypeError, match="incorrect type"):
+        _kernels.QuantCell(_kernels.LSTM, None, w_hh, bias, bias, None, None)
+    with pytest.raises(ValueError, match="mode must be"):
+        _kernels.QuantCell(99, w_ih, w_hh, bias, bias, None, None)
+    with pytest.raises(ValueError, match="gate rows"):   # a w_hn beside an LSTM's W_hh: 24 gate rows, w_ih has 12
+        _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, bias, bias, None, None, w_hh)
+    with pytest.raises(ValueError, match="need w_hr"):   # a GRU of these 12 rows has H 4, W_hh 3 columns
+        _kernels.QuantCell(_kernels.GRU, w_ih, w_hh, bias, bias, None, None)
+    with pytest.raises(ValueError, match="b_ih must be"):
+        _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, np.zeros(11, F), bias, None, None)
+    with pytest.raises(ValueError, match="b_hh must be"):
+        _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, bias, bias.astype(np.float64), None, None)
+    with pytest.raises(ValueError, match="peep must be"):
+        _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, bias, bias, None, np.zeros((3, 2), F))
+    with pytest.raises(ValueError, match="need w_hr"):
+        _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, bias, bias, w_ih, None)

@@ -83,9 +83,8 @@ kernels = Extension(
     sources=["fastrnn/_kernels.pyx", "csrc/kernels.c", "csrc/plan.c", "csrc/fingerprint.c", "csrc/finite.c",
              "csrc/pool.c", "csrc/gemm.c", "csrc/isa.c", "csrc/quant.c", "csrc/quant_c.c", "csrc/rows.c",
              *sorted(glob("csrc/*/*.c"))],
-    depends=glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.inc", recursive=True) + [
-        "fastrnn/_cells.pxd", "fastrnn/_backward.pxi", "fastrnn/_forward.pxi", "fastrnn/_gemm.pxi",
-        "fastrnn/_quant.pxi", "fastrnn/_step.pxi"],
+    depends=glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.inc", recursive=True) + ["fastrnn/_cells.pxd"]
+    + sorted(glob("fastrnn/*.pxi")),
     include_dirs=["csrc", np.get_include(), scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

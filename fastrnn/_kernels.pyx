@@ -39,6 +39,9 @@ cdef inline void *data_or_null(a):
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+include "_checks.pxi"
+
+
 cdef class Cell:
     """The weights of one layer and one direction for the C loops, and their packed copies.
 
@@ -93,7 +96,7 @@ cdef class Cell:
             check_array(peep, "peep", typenum, 2, 3, H, -1, False)
         self.dtype = w_hh.dtype
         self.is_double = self.dtype == np.float64
-        self._typenum = cnp.PyArray_TYPE(w_hh)
+        self._typenum = typenum
         self._names, self._arrays = names, arrays
         self._panels = {}
         for k in range(6):
@@ -226,12 +229,6 @@ cdef object plain_panels(cnp.ndarray W, Py_ssize_t row0, Py_ssize_t rows, bint t
     return out
 
 
-cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_t ldo) except -1:
-    if rows > INT_MAX or I > INT_MAX or G > INT_MAX or ldo > INT_MAX:
-        raise ValueError(f"problem too large for 32-bit BLAS: T*B={rows}, input size {I}, gate rows {G}")
-    return 0
-
-
 cdef int force_product(fr_plan *plan, product) except -1:
     """Tests pin the per-step product: product None (the plan's choice), "direct", "packed" (plain panels), "fused"
     (the architecture's vector width), "fused_wide" (64-byte vectors where AVX-512 runs at full width, else the
@@ -287,36 +284,6 @@ def packed_gemm_nt(cnp.ndarray A not None, cnp.ndarray W not None, cnp.ndarray C
     else:
         fr_packed_gemm_nt_f32(M, N, K, <const float *>data(A), K, <const float *>data(packed), accumulate,
                               <float *>data(C), N, 1)
-
-
-cdef int check_array(obj, str name, int typenum, int ndim, Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t d2,
-                     bint write) except -1:
-    """obj: an array, C-contiguous, native, of typenum, ndim dims of the given sizes (-1: any), writeable when
-    `write`; else a ValueError naming it."""
-    if not isinstance(obj, np.ndarray):
-        raise ValueError(f"{name} must be an array; got {type(obj).__name__}")
-    cdef cnp.ndarray a = <cnp.ndarray>obj
-    cdef int k
-    cdef Py_ssize_t dims[3]
-    dims[0], dims[1], dims[2] = d0, d1, d2
-    ok = (cnp.PyArray_NDIM(a) == ndim and cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
-          and cnp.PyArray_ISNOTSWAPPED(a) and (not write or cnp.PyArray_ISWRITEABLE(a)))
-    for k in range(ndim if ok else 0):
-        ok = ok and (dims[k] < 0 or cnp.PyArray_DIM(a, k) == dims[k])
-    if not ok:
-        want = ", ".join("any" if dims[k] < 0 else str(dims[k]) for k in range(ndim)) + ("," if ndim == 1 else "")
-        kind = "C-contiguous writeable" if write else "C-contiguous"
-        raise ValueError(f"{name} must be a {kind} {cnp.PyArray_DescrFromType(typenum)} array of shape ({want}); got "
-                         f"{a.dtype} {(<object>a).shape}")
-    return 0
-
-
-cdef int require(a, str name, dtype, tuple shape) except -1:
-    """The test helpers' argument check: a C-contiguous array of this dtype and shape."""
-    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
-        raise ValueError(f"{name} must be a C-contiguous {dtype} array of shape {shape}; got "
-                         f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
-    return 0
 
 
 def fingerprint(cnp.ndarray a not None):

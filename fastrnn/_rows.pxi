@@ -65,7 +65,8 @@ cdef void softmax_into(const void *src, void *dst, Py_ssize_t rows, Py_ssize_t n
             fr_softmax_rows_f32(<const float *>src, <float *>dst, rows, n, as_log)
 
 
-def layer_norm_rows(cnp.ndarray x not None, cnp.ndarray scale not None, bias, double epsilon, cnp.ndarray out not None):
+def layer_norm_rows(cnp.ndarray x not None, cnp.ndarray scale not None, bias, double epsilon,
+                    cnp.ndarray out not None):
     """out (rows, n) = layer normalisation of each row of x (rows, n), times scale (n,) plus bias (n,) or None."""
     cdef bint f64 = rows_args(x, out)
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1]
@@ -122,7 +123,8 @@ cdef cnp.ndarray contiguous(cnp.ndarray x):
 cdef Py_ssize_t trailing(cnp.ndarray x, int k) except -1:
     """The product of x's dims from k on (the length of a row), 0 <= k <= x.ndim."""
     if not 0 <= k <= cnp.PyArray_NDIM(x):
-        raise ValueError(f"k must be in [0, {cnp.PyArray_NDIM(x)}] for an array of shape {(<object>x).shape}; got {k}")
+        raise ValueError(f"k must be in [0, {cnp.PyArray_NDIM(x)}] for an array of shape {(<object>x).shape}; "
+                         f"got {k}")
     cdef Py_ssize_t n = 1
     cdef int d
     for d in range(k, cnp.PyArray_NDIM(x)):

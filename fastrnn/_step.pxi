@@ -87,8 +87,17 @@ cdef class StepRunner:
     cdef object work
     cdef readonly object dtype
 
-    def __init__(self, list cells, Py_ssize_t B, dict params):
-        cdef Cell first = <Cell>cells[0]
+    def __init__(self, list cells not None, Py_ssize_t B, dict params not None):
+        if not cells or B < 1:
+            raise ValueError(f"a step runner needs at least one cell and B >= 1; got {len(cells)} cells, B = {B}")
+        cdef Cell first = <Cell?>cells[0], cell
+        cdef Py_ssize_t k
+        for k in range(len(cells)):   # the C step reads layer k's input as layer k - 1's h
+            cell = <Cell?>cells[k]
+            if cell.c.mode != first.c.mode or cell._typenum != first._typenum or \
+                    (k > 0 and cell.c.n_in != (<Cell>cells[k - 1]).c.P):
+                raise ValueError(f"cell {k} does not stack on the cell before it (mode, dtype, or input size "
+                                 f"{cell.c.n_in} for an h of {(<Cell>cells[k - 1]).c.P if k else first.c.n_in})")
         cdef fr_plan plan = fr_plan_step(&first.c, B, 8 if first.is_double else 4)
         self.cells, self.params = cells, params
         self._cell_array = b"".join([(<char *>&(<Cell>cell).c)[:sizeof(fr_cell)] for cell in cells])

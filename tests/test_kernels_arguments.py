@@ -182,3 +182,23 @@ def test_quantized_cells_refuse_matrices_and_arrays_of_other_shapes():
         _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, bias, bias, None, np.zeros((3, 2), F))
     with pytest.raises(ValueError, match="need w_hr"):
         _kernels.QuantCell(_kernels.LSTM, w_ih, w_hh, bias, bias, w_ih, None)
+
+
+def test_step_runners_refuse_cells_that_do_not_stack():
+    """_kernels.StepRunner reads layer k's input as layer k - 1's h through the cells' pointers."""
+    two = fastrnn.LSTM(4, 3, num_layers=2, seed=0)
+    cells = two._current_cells()
+    _kernels.StepRunner(cells, 2, two.params)   # the layer's own cells stack
+    other = fastrnn.LSTM(5, 3, seed=0)._current_cells()[0]   # input 5 on an h of 3
+    gru = fastrnn.GRU(3, 3, seed=0)._current_cells()[0]
+    double = fastrnn.LSTM(3, 3, seed=0, dtype=np.float64)._current_cells()[0]
+    for bad, message in (([cells[0], other], "does not stack"), ([cells[0], gru], "does not stack"),
+                         ([cells[0], double], "does not stack"), ([], "at least one cell")):
+        with pytest.raises(ValueError, match=message):
+            _kernels.StepRunner(bad, 2, two.params)
+    with pytest.raises(ValueError, match="B >= 1"):
+        _kernels.StepRunner(cells, 0, two.params)
+    with pytest.raises(TypeError):
+        _kernels.StepRunner([object()], 2, two.params)
+    with pytest.raises(TypeError):
+        _kernels.StepRunner(None, 2, two.params)

@@ -123,7 +123,7 @@ def run_directions(list cells not None, cnp.ndarray x not None, cnp.ndarray h no
     None) in place. tapes: the directions' training tapes, or None. (Compiled: as a Python function its
     dispatch was 0.4 us of a 3 us B=1 T=1 call.)"""
     cdef Py_ssize_t D = len(cells)
-    if D == 2 and fr_plan_directions_at_once(&(<Cell>cells[0]).c, x.shape[0], x.shape[1]):
+    if D == 2 and fr_plan_directions_at_once(&(<Cell?>cells[0]).c, x.shape[0], x.shape[1]):
         forward_pair(cells, x, h, c, batch_sizes, out, tapes)
         return
     cdef Py_ssize_t d, P = out.shape[2] // D
@@ -143,7 +143,7 @@ def forward_pair(list cells not None, cnp.ndarray x not None, cnp.ndarray h not 
 
     cells: [forward, reverse]; h [2, B, P], c [2, B, H] or None INOUT; out [T, B, 2P] OUT (forward columns first);
     tapes: None or two dicts, as forward_direction's tape."""
-    cdef Py_ssize_t P = (<Cell>cells[0]).c.P
+    cdef Py_ssize_t P = (<Cell?>cells[0]).c.P
     cdef _ForwardCall first = prepare_forward(cells[0], x, h[0], None if c is None else c[0], batch_sizes, False,
                                               out, 0, None if tapes is None else tapes[0], None, True)
     cdef _ForwardCall second = prepare_forward(cells[1], x, h[1], None if c is None else c[1], batch_sizes, True,

@@ -64,7 +64,9 @@ cdef class StepRunners:
             del runners[next(iter(runners))]   # the oldest batch size's
         runners[batch] = runner
         self._local.last = runner
-        self._owner, self._owner_runner = PyThread_get_thread_ident(), runner
+        # current() casts the owner's runner without a check: only a StepRunner may be kept there
+        self._owner = PyThread_get_thread_ident()
+        self._owner_runner = runner if type(runner) is StepRunner else None
 
 
 cdef class StepRunner:

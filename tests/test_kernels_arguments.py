@@ -202,3 +202,25 @@ def test_step_runners_refuse_cells_that_do_not_stack():
         _kernels.StepRunner([object()], 2, two.params)
     with pytest.raises(TypeError):
         _kernels.StepRunner(None, 2, two.params)
+
+
+def test_a_foreign_step_runner_is_never_taken_for_a_compiled_one():
+    """StepRunners.use keeps any object; the fast path, which casts its runner unchecked, only ever sees
+    StepRunners (a foreign one there crashed the interpreter at the next step)."""
+    layer = fastrnn.LSTM(3, 4, seed=0)
+    x = np.ones((1, 3), F)
+    y, _ = layer.step(x)
+    layer._local.use(1, object())
+    with pytest.raises(AttributeError):   # the checked path calls the object's step()
+        layer.step(x)
+    layer._local = _kernels.StepRunners()   # a fresh set of runners: stepping works again
+    assert np.array_equal(layer.step(x)[0], y)
+
+
+@pytest.mark.parametrize("name", ["run_directions", "forward_pair"])
+def test_cell_lists_of_foreign_objects_are_refused(name):
+    function, args, _ = _calls()[name]
+    bad = list(args)
+    bad[0] = [object(), object()]
+    with pytest.raises(TypeError):
+        function(*bad)

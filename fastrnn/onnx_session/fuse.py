@@ -18,7 +18,7 @@ from . import small
 from .ops_tensor import constant_axes
 
 
-def fused_steps(steps, output_slots, initial, constants, slots):
+def fused_steps(steps, output_slots, constants, slots):
     """`steps` with each pair above replaced by one step (the first's node, which names it in errors)."""
     uses = collections.Counter(output_slots)
     for _, ins, _, _ in steps:
@@ -32,27 +32,26 @@ def fused_steps(steps, output_slots, initial, constants, slots):
         reader = None
         if len(outs) == 1 and uses[outs[0]] == 1:
             reader = next((k for k in range(index + 1, len(steps)) if outs[0] in steps[k][1]), None)
-        pair = None if reader is None else _pair(step, steps[reader], initial, constant_slots)
+        pair = None if reader is None else _pair(step, steps[reader], constant_slots)
         if pair is not None:
             dropped.add(reader)
         fused.append(step if pair is None else pair)
     return fused
 
 
-def _pair(first, second, initial, constant_slots):
+def _pair(first, second, constant_slots):
     """The one step doing first then second, or None when they are not a pair fastrnn fuses."""
     function, ins, (product,), node = first
     then, then_ins, then_outs, then_node = second
     if node.op == "MatMul" and then_node.op == "Add":
         bias = [slot for slot in then_ins if slot != product]
         if len(bias) == 1 and bias[0] in constant_slots:
-            initial[bias[0]] = constant_slots[bias[0]]
             return (_linear_or_matmul_add(constant_slots.get(ins[1]), constant_slots[bias[0]]), (*ins, bias[0]),
                     then_outs, node)
     if node.op == "Mul" and then_node.op == "ReduceSum" and then_ins[0] == product:
         axes = constant_axes(then_node, 1)
         if axes is not None and len(axes) == 1:
-            return (_weighted_sum(function, then, axes[0], bool(then_node.attrs.get("keepdims", 1))),
+            return (_mul_reduce_sum(function, then, axes[0], bool(then_node.attrs.get("keepdims", 1))),
                     (*ins, *then_ins[1:]), then_outs, node)
     return None
 
@@ -84,7 +83,7 @@ def _matmul_add(a, b, bias):
     return result if result.dtype == out.dtype else result.astype(out.dtype)
 
 
-def _weighted_sum(multiply, reduce, axis, keepdims):
+def _mul_reduce_sum(multiply, reduce, axis, keepdims):
     """The fused Mul -> ReduceSum over `axis`: multiply and reduce are the two steps' functions."""
     def run(a, b, *reduce_inputs):
         out = _batched_weighted_sum(a, b, axis, keepdims)

@@ -136,8 +136,9 @@ class Plan:
             self.outputs.append((value.name, _detached(onnx, value)))
         self.output_slots = [self._slot(name) for name, _ in self.outputs]
         self.steps = fuse.fused_steps(_without_dead_steps(self.steps, self.output_slots), self.output_slots,
-                                      self.initial, constants, self.slots)
+                                      constants, self.slots)
         for name, slot in self.slots.items():   # only the constants a step or an output reads stay referenced
+            # (a fused step's added inputs, a stored bias or axes, among them)
             if name in constants:
                 self.initial[slot] = constants[name]
         self.static = shapes.static_steps(self.steps, self.input_slots, self.initial)

@@ -19,9 +19,6 @@ from ._training import take_rows
 State = TypeVar("State")
 
 
-run_directions = _kernels.run_directions   # one layer's directions over x (fastrnn/_forward.pxi)
-
-
 class SequenceCall(Generic[State]):
     """The sequence call of RNN, LSTM and GRU (see _RecurrentLayer), and the state handling step() shares."""
 
@@ -81,8 +78,8 @@ class SequenceCall(Generic[State]):
                                                 self._dropout_rng)
             out = (np.empty if order is None else np.zeros)((T, B, D * P), self.dtype)
             k = layer * D
-            run_directions(cells[k:k + D], layer_input, h[k:k + D], None if c is None else c[k:k + D], batch_sizes,
-                           out, None if tape is None else tape.cells[k:k + D])
+            _kernels.run_directions(cells[k:k + D], layer_input, h[k:k + D], None if c is None else c[k:k + D],
+                                    batch_sizes, out, None if tape is None else tape.cells[k:k + D])
             layer_input = out
         if tape is not None:
             tape.finish(order, batch_sizes, layer_input)

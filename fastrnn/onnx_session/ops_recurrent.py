@@ -14,8 +14,8 @@ import warnings
 
 import numpy as np
 
+from fastrnn import _kernels
 from fastrnn import _validation as v
-from fastrnn._sequence_call import run_directions
 from fastrnn.io.errors import FormatError
 
 STATE_INPUTS = (5, 6)   # input positions of initial_h and initial_c in an ONNX recurrent node
@@ -133,7 +133,7 @@ class RecurrentStep:
             batch_sizes.flags.writeable = False
             self._batch_sizes = ((T, B), batch_sizes)
         out = np.empty((T, B, D * H), dtype)
-        run_directions(self._cells, x, h, c, batch_sizes, out)
+        _kernels.run_directions(self._cells, x, h, c, batch_sizes, out)
         return out
 
     def _public_call(self, x, h0, c0, lengths):

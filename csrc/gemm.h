@@ -64,6 +64,8 @@ void *fr_gemm_scratch(int slot, size_t bytes);
     void fr_matmul_bias_##SFX(int trans_a, int trans_b, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const REAL *A,   \
                               ptrdiff_t lda, const REAL *B, ptrdiff_t ldb, const REAL *bias, REAL *C,            \
                               ptrdiff_t ldc);                                                                    \
+    /* C [rows, N] (row stride ldc) = bias [N] on every row: where a product then adds to C (beta 1). */          \
+    void fr_bias_rows_##SFX(ptrdiff_t rows, ptrdiff_t N, const REAL *bias, REAL *C, ptrdiff_t ldc);             \
     /* y [M] = A [M, K] (row stride lda) x [K] + beta y, one thread (OpenBLAS's gemv; beta == 0 does not read y):  \
        a Linear layer of one output, where the products above would compute 4 to 8 columns to keep one. */     \
     void fr_matvec_##SFX(ptrdiff_t M, ptrdiff_t K, const REAL *A, ptrdiff_t lda, const REAL *x, REAL beta,      \

@@ -15,6 +15,8 @@ cdef extern from "gemm.h" nogil:
     void fr_matmul_bias_f64(int trans_a, int trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
                             Py_ssize_t lda, const double *B, Py_ssize_t ldb, const double *bias, double *C,
                             Py_ssize_t ldc)
+    void fr_bias_rows_f32(Py_ssize_t rows, Py_ssize_t N, const float *bias, float *C, Py_ssize_t ldc)
+    void fr_bias_rows_f64(Py_ssize_t rows, Py_ssize_t N, const double *bias, double *C, Py_ssize_t ldc)
     void fr_matvec_f32(Py_ssize_t M, Py_ssize_t K, const float *A, Py_ssize_t lda, const float *x, float beta,
                        float *y)
     void fr_matvec_f64(Py_ssize_t M, Py_ssize_t K, const double *A, Py_ssize_t lda, const double *x, double beta,
@@ -235,8 +237,6 @@ cdef void linear_into(const void *pa, const void *pw, const void *bias, void *po
     """po (M, N) = pa (M, K) pw (N, K)^T (+ bias (N,), or NULL), all contiguous. The small kernel for products up
     to LINEAR_SMALL_MACS, except a single output (N 1, a score or a regression head), which BLAS's gemv takes:
     the small kernel computes 4 to 8 columns per block and keeps one (1600 x 16 x 1: 7.8 us vs 3.0)."""
-    cdef size_t row_bytes = N * (8 if f64 else 4)
-    cdef Py_ssize_t r
     cdef bint accumulate = bias != NULL
     if M * N * K > LINEAR_SMALL_MACS and N > 1:
         if f64 and accumulate:
@@ -250,9 +250,10 @@ cdef void linear_into(const void *pa, const void *pw, const void *bias, void *po
         else:
             fr_matmul_f32(0, 1, M, N, K, <const float *>pa, K, <const float *>pw, K, 0, <float *>po, N)
         return
-    if accumulate:   # every row starts as the bias, the product is added to it
-        for r in range(M):
-            memcpy(<char *>po + r * row_bytes, bias, row_bytes)
+    if accumulate and f64:   # every row starts as the bias, the product is added to it
+        fr_bias_rows_f64(M, N, <const double *>bias, <double *>po, N)
+    elif accumulate:
+        fr_bias_rows_f32(M, N, <const float *>bias, <float *>po, N)
     if K == 0:
         return
     if N == 1 and M >= LINEAR_MATVEC_MIN_ROWS:

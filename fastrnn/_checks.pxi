@@ -36,3 +36,14 @@ cdef int check_blas_sizes(Py_ssize_t rows, Py_ssize_t I, Py_ssize_t G, Py_ssize_
     if rows > INT_MAX or I > INT_MAX or G > INT_MAX or ldo > INT_MAX:
         raise ValueError(f"problem too large for 32-bit BLAS: T*B={rows}, input size {I}, gate rows {G}")
     return 0
+
+
+cdef int check_bias(bias, Py_ssize_t N, dtype) except -1:
+    """bias: None, or a row of N values of dtype added to every row of a product."""
+    if bias is not None and not (type(bias) is np.ndarray and cnp.PyArray_NDIM(<cnp.ndarray>bias) == 1
+                                 and bias.shape[0] == N and bias.dtype == dtype
+                                 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>bias)
+                                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>bias)):
+        raise ValueError(f"bias must be None or a C-contiguous {dtype} array of shape ({N},); got "
+                         f"{getattr(bias, 'dtype', type(bias).__name__)} {getattr(bias, 'shape', '')}")
+    return 0

@@ -118,11 +118,7 @@ def matmul(A, B, C, bint trans_a=False, bint trans_b=False, beta=0.0, engine="au
     check_operand(A, "A", C.dtype, (K, M) if trans_a else (M, K))
     check_operand(B, "B", C.dtype, (N, K) if trans_b else (K, N))
     check_operand(C, "C", C.dtype, (M, N))
-    if bias is not None:
-        if not isinstance(bias, np.ndarray) or bias.dtype != C.dtype or bias.shape != (N,) \
-                or not bias.flags.c_contiguous:
-            raise ValueError(f"bias must be a contiguous {C.dtype} array of shape ({N},); got "
-                             f"{getattr(bias, 'dtype', type(bias).__name__)} {getattr(bias, 'shape', '')}")
+    check_bias(bias, N, C.dtype)
     if not C.flags.writeable:
         raise ValueError("C must be writeable")
     if np.may_share_memory(C, A) or np.may_share_memory(C, B) or np.may_share_memory(C, bias):

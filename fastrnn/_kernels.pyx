@@ -81,8 +81,6 @@ cdef class Cell:
             raise ValueError(f"w_hh must be (gates x H, P) for this mode; got shape {(<object>w_hh).shape}")
         H = G // _GATES[mode]
         P = w_hh.shape[1]
-        if w_ih is None:
-            raise ValueError("the cell needs w_ih")
         check_array(w_ih, "w_ih", typenum, 2, G, -1, -1, False)
         check_array(w_hh, "w_hh", typenum, 2, G, P, -1, False)
         for bias, label in ((b_ih, "b_ih"), (b_hh, "b_hh")):

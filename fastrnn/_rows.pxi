@@ -222,16 +222,6 @@ def linear_rows(cnp.ndarray a not None, cnp.ndarray w not None, bias, cnp.ndarra
     linear_into(data(a), data(w), data_or_null(bias), data(out), M, N, K, typenum == cnp.NPY_FLOAT64)
 
 
-cdef int check_bias(bias, Py_ssize_t N, dtype) except -1:
-    if bias is not None and not (type(bias) is np.ndarray and cnp.PyArray_NDIM(<cnp.ndarray>bias) == 1
-                                 and bias.shape[0] == N and bias.dtype == dtype
-                                 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>bias)
-                                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>bias)):
-        raise ValueError(f"bias must be None or a {dtype} array of shape ({N},); got "
-                         f"{getattr(bias, 'dtype', type(bias).__name__)} {getattr(bias, 'shape', '')}")
-    return 0
-
-
 cdef void linear_into(const void *pa, const void *pw, const void *bias, void *po, Py_ssize_t M, Py_ssize_t N,
                       Py_ssize_t K, bint f64) noexcept nogil:
     """po (M, N) = pa (M, K) pw (N, K)^T (+ bias (N,), or NULL), all contiguous. The small kernel for products up

@@ -168,7 +168,7 @@ def test_matmul_validates_its_arguments():
         _kernels.matmul(A, B, C, beta="1")
     with pytest.raises(ValueError, match="C must be"):
         _kernels.matmul(A, B, C.astype(np.int32))
-    with pytest.raises(ValueError, match=r"bias must be a contiguous float32 array of shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"bias must be None or a C-contiguous float32 array of shape \(5,\)"):
         _kernels.matmul(A, B, C, bias=np.ones(4, np.float32))
     with pytest.raises(ValueError, match="bias must be"):
         _kernels.matmul(A, B, C, bias=np.ones(5, np.float64))

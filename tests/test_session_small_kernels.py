@@ -214,7 +214,7 @@ def test_linear_declines_what_its_kernel_does_not_take():
     assert small.linear(np.ones((2, 5), np.float32), w, None) is None            # another K
     assert small.linear(np.float32(1.0), w, None) is None                         # not an array
     assert small.linear(np.ones((2, 0), np.float32), np.ones((3, 0), np.float32), None) is None   # K == 0
-    with pytest.raises(ValueError, match=r"bias must be None or a float32 array of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"bias must be None or a C-contiguous float32 array of shape \(3,\)"):
         small.linear(np.ones((2, 4), np.float32), w, np.ones(2, np.float32))
     with pytest.raises(ValueError, match="bias must be"):
         small.linear(np.ones((2, 4), np.float32), w, np.ones(3, np.float64))

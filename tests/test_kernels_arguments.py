@@ -1,5 +1,9 @@
-"""The compiled entry points (fastrnn._kernels) refuse None where they read an array, a cell or a list: a
-TypeError naming the argument, never a read through a null pointer (all_finite(None) crashed the interpreter)."""
+"""The compiled entry points (fastrnn._kernels) check what the C code will read through pointers, each bad call
+beside a valid one: None where an array, a cell or a list is read (a TypeError; all_finite(None) crashed the
+interpreter); arrays of the wrong shape, dtype, layout or byte order for the forward and backward loops (a
+ValueError naming the argument, where x or batch_sizes used to be read past their end); cells and quantized cells
+whose parameters do not make their mode's gates; step runners whose cells do not stack; foreign objects where a
+compiled cell or runner is cast."""
 import numpy as np
 import pytest
 
